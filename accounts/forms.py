@@ -1,0 +1,52 @@
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
+from django.utils.translation import gettext_lazy as _
+
+from .models import User
+from .timezones import timezone_choices
+
+
+class TimeZoneField(forms.ChoiceField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", _("Time zone"))
+        super().__init__(choices=timezone_choices, **kwargs)
+        self.error_messages["invalid_choice"] = _(
+            "“%(value)s” is not a time zone we know. Choose one from the list."
+        )
+
+
+class SignUpForm(UserCreationForm):
+    timezone = TimeZoneField(initial="America/Toronto")
+
+    class Meta:
+        model = User
+        fields = ("email", "display_name", "timezone", "language")
+        help_texts = {"display_name": _("How other members see you, e.g. “Dr. Amélie Roy”.")}
+
+    def clean_email(self):
+        email = User.objects.normalize_email(self.cleaned_data["email"]).lower()
+        if User.objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError(
+                _(
+                    "An account with this email address already exists. Sign in, or reset your "
+                    "password."
+                ),
+                code="duplicate_email",
+            )
+        return email
+
+
+class EmailAuthenticationForm(AuthenticationForm):
+    username = forms.EmailField(
+        label=_("Email address"),
+        widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
+    )
+
+
+class ProfileForm(forms.ModelForm):
+    timezone = TimeZoneField()
+
+    class Meta:
+        model = User
+        fields = ("display_name", "background", "interests", "province", "timezone", "language")
+        widgets = {"interests": forms.Textarea(attrs={"rows": 3})}

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ChatserverConfig(AppConfig):
+    name = "chatserver"
+    verbose_name = "Chat server"

@@ -1,0 +1,64 @@
+"""GET /healthz: each part's state, found by a real round trip with a short timeout."""
+
+import asyncio
+import time
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.db import connection
+from django.http import JsonResponse
+
+TIMEOUT = 2.0
+
+
+def _database_round_trip() -> None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            if cursor.fetchone() != (1,):
+                raise RuntimeError("unexpected answer")
+    finally:
+        # This runs on a thread of its own: do not leave a connection behind on it.
+        connection.close()
+
+
+async def _check_database() -> None:
+    await sync_to_async(_database_round_trip, thread_sensitive=False)()
+
+
+async def _check_channel_layer() -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        raise RuntimeError("no channel layer configured")
+    channel = await layer.new_channel("healthz.")
+    await layer.send(channel, {"type": "healthz.ping"})
+    message = await layer.receive(channel)
+    if message.get("type") != "healthz.ping":
+        raise RuntimeError("unexpected message")
+
+
+async def _probe(check) -> dict:
+    started = time.monotonic()
+    try:
+        await asyncio.wait_for(check(), TIMEOUT)
+    except TimeoutError:
+        state = {"ok": False, "error": f"no answer within {TIMEOUT:g} s"}
+    except Exception as error:
+        state = {"ok": False, "error": f"{type(error).__name__}: {error}"[:200]}
+    else:
+        state = {"ok": True}
+    state["ms"] = round((time.monotonic() - started) * 1000, 1)
+    return state
+
+
+async def healthz(request):
+    database, channel_layer = await asyncio.gather(
+        _probe(_check_database), _probe(_check_channel_layer)
+    )
+    parts = {"database": database, "channel_layer": channel_layer}
+    ok = all(part["ok"] for part in parts.values())
+    failed = [name for name, part in parts.items() if not part["ok"]]
+    body = {"status": "ok" if ok else "fail", "failed": failed, "parts": parts}
+    response = JsonResponse(body, status=200 if ok else 503)
+    response["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,50 @@
+from django.contrib import admin
+
+from .models import Community, Invitation, Membership
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    fk_name = "community"
+    extra = 0
+    fields = ("user", "role", "status", "joined_at", "ended_at")
+    autocomplete_fields = ("user",)
+
+
+@admin.register(Community)
+class CommunityAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "join_policy", "language", "timezone", "created_at")
+    list_filter = ("join_policy", "language", "timezone")
+    search_fields = ("name", "slug", "description")
+    prepopulated_fields = {"slug": ("name",)}
+    date_hierarchy = "created_at"
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ("user", "community", "role", "status", "requested_at", "joined_at", "ended_at")
+    list_filter = ("status", "role", "community")
+    search_fields = ("user__email", "user__display_name", "community__name")
+    autocomplete_fields = ("user", "community", "decided_by")
+    list_select_related = ("user", "community")
+    date_hierarchy = "joined_at"
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = (
+        "community",
+        "note",
+        "created_by",
+        "created_at",
+        "expires_at",
+        "used_by",
+        "used_at",
+        "revoked_at",
+    )
+    list_filter = ("community",)
+    search_fields = ("community__name", "note", "used_by__email")
+    readonly_fields = ("token",)
+    autocomplete_fields = ("community", "created_by", "used_by")
+    list_select_related = ("community", "created_by", "used_by")
