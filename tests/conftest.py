@@ -1,0 +1,166 @@
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.db import connection
+
+from tests import services
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_terminal_summary(terminalreporter):
+    if services.missing:
+        terminalreporter.section("SKIPPED: real services missing", sep="!", red=True, bold=True)
+        for what in sorted(set(services.missing)):
+            terminalreporter.line(f"  {what}: its tests were skipped", red=True, bold=True)
+        terminalreporter.line("  With CI=true these are failures.", red=True)
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """A real SMTP server (aiosmtpd) on a free loopback port; Django sends through it."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+
+    class Inbox(Message):
+        def __init__(self):
+            super().__init__()
+            self.messages = []
+
+        def handle_message(self, message):
+            self.messages.append(message)
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=services.free_port())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = controller.port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_TIMEOUT = 5
+    try:
+        yield inbox
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def redis_url():
+    services.need(services.redis_available(), f"Redis at {services.redis_url()}")
+    return services.redis_url()
+
+
+def database_url_for_tests() -> str:
+    """A DATABASE_URL pointing at the test database, for server subprocesses."""
+    s = connection.settings_dict
+    if s["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{s['NAME']}"
+    user = quote(s.get("USER") or "")
+    password = f":{quote(s['PASSWORD'])}" if s.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    host = s.get("HOST") or "127.0.0.1"
+    port = f":{s['PORT']}" if s.get("PORT") else ""
+    return f"postgres://{auth}{host}{port}/{s['NAME']}"
+
+
+def _wait_for_http(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited early with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback only
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the server did not answer {url} within {timeout:g} s")
+
+
+@pytest.fixture
+def daphne_server(transactional_db, tmp_path):
+    """The real server (Daphne, WebSockets included) in a subprocess on a free port.
+
+    It shares the test database (a file for SQLite), so what a test creates is what the
+    server sees; data must be committed, hence `transactional_db`. Yields the base URL.
+    """
+    port = services.free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "chatserver.settings.test",
+        "DATABASE_URL": database_url_for_tests(),
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    log = (tmp_path / "daphne.log").open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "daphne",
+            "-b", "127.0.0.1", "-p", str(port),
+            "--websocket-max-message-size", "65536",
+            "chatserver.asgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for_http(f"{base}/healthz", process)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium, driven by Playwright (which cannot download browsers here)."""
+    services.need(services.chromium_available(), f"Chromium at {services.CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; Django's ORM would then
+    # refuse to run here. The tests only touch the database between browser steps.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=services.CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_context(chromium):
+    context = chromium.new_context(locale="en-CA", timezone_id="America/Toronto")
+    context.set_default_timeout(10_000)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(browser_context):
+    return browser_context.new_page()

@@ -1,0 +1,60 @@
+"""Which real services the tests need, and what happens when one is missing.
+
+On a laptop without PostgreSQL, Redis or Chromium those tests skip and the run ends with
+a loud summary; with CI=true a missing service is a failure, never a skip.
+"""
+
+import os
+import shutil
+import socket
+from urllib.parse import urlparse
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+missing: list[str] = []
+
+
+def need(available: bool, what: str) -> None:
+    """Skip (laptop) or fail (CI) the calling test when `what` is not available."""
+    if available:
+        return
+    message = f"{what} is not available"
+    if IN_CI:
+        pytest.fail(f"{message}, and CI=true requires it", pytrace=False)
+    missing.append(message)
+    pytest.skip(message)
+
+
+def tcp_reachable(host: str, port: int, timeout: float = 1.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def redis_url() -> str:
+    return os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+
+
+def redis_available() -> bool:
+    url = urlparse(redis_url())
+    return tcp_reachable(url.hostname or "127.0.0.1", url.port or 6379)
+
+
+def chromium_available() -> bool:
+    return os.path.exists(CHROMIUM)
+
+
+def gettext_available() -> bool:
+    return shutil.which("xgettext") is not None and shutil.which("msgfmt") is not None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
