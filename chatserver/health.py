@@ -5,11 +5,9 @@ import time
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
-
-TIMEOUT = 2.0
-
 
 def _database_round_trip() -> None:
     try:
@@ -38,11 +36,12 @@ async def _check_channel_layer() -> None:
 
 
 async def _probe(check) -> dict:
+    timeout = settings.HEALTHZ_TIMEOUT
     started = time.monotonic()
     try:
-        await asyncio.wait_for(check(), TIMEOUT)
+        await asyncio.wait_for(check(), timeout)
     except TimeoutError:
-        state = {"ok": False, "error": f"no answer within {TIMEOUT:g} s"}
+        state = {"ok": False, "error": f"no answer within {timeout:g} s"}
     except Exception as error:
         state = {"ok": False, "error": f"{type(error).__name__}: {error}"[:200]}
     else:

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 
 from .models import Community, Invitation, Membership
 
@@ -19,6 +20,7 @@ class CommunityAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name",)}
     date_hierarchy = "created_at"
     inlines = [MembershipInline]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(Membership)

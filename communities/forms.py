@@ -9,6 +9,12 @@ from .models import Community
 
 class CommunityForm(forms.ModelForm):
     timezone = TimeZoneField()
+    video_url = forms.URLField(
+        label=Community._meta.get_field("video_url").verbose_name,
+        max_length=500,
+        required=False,
+        assume_scheme="https",
+    )
 
     class Meta:
         model = Community

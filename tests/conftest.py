@@ -1,7 +1,9 @@
+import contextlib
 import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from urllib.parse import quote
@@ -79,51 +81,67 @@ def _wait_for_http(url: str, process: subprocess.Popen, timeout: float = 30.0) -
         try:
             with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback only
                 return
+        except urllib.error.HTTPError:
+            return  # it answered
         except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"the server did not answer {url} within {timeout:g} s")
 
 
-@pytest.fixture
-def daphne_server(transactional_db, tmp_path):
-    """The real server (Daphne, WebSockets included) in a subprocess on a free port.
-
-    It shares the test database (a file for SQLite), so what a test creates is what the
-    server sees; data must be committed, hence `transactional_db`. Yields the base URL.
-    """
+@contextlib.contextmanager
+def run_daphne(log_path: Path, **env_overrides: str):
+    """Run the real server (Daphne) in a subprocess on a free port; yields its base URL
+    once /healthz answers (with any status)."""
     port = services.free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "chatserver.settings.test",
-        "DATABASE_URL": database_url_for_tests(),
         "PYTHONUNBUFFERED": "1",
+        **env_overrides,
     }
+    # Set for Playwright in this process only; the server must stay async-safe.
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    log = (tmp_path / "daphne.log").open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "daphne",
-            "-b", "127.0.0.1", "-p", str(port),
-            "--websocket-max-message-size", "65536",
-            "chatserver.asgi:application",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for_http(f"{base}/healthz", process)
-        yield base
-    finally:
-        process.terminate()
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "--websocket-max-message-size",
+                "65536",
+                "chatserver.asgi:application",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+            _wait_for_http(f"{base}/healthz", process)
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+def daphne_server(transactional_db, tmp_path):
+    """The real server (Daphne, WebSockets included) on the test database.
+
+    What a test creates is what the server sees (a file for SQLite); data must be
+    committed, hence `transactional_db`. Yields the base URL.
+    """
+    with run_daphne(tmp_path / "daphne.log", DATABASE_URL=database_url_for_tests()) as base:
+        yield base
 
 
 @pytest.fixture(scope="session")

@@ -185,6 +185,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# How long /healthz waits for each part's answer, in seconds.
+HEALTHZ_TIMEOUT = env.float("HEALTHZ_TIMEOUT", default=2.0)
+
 # How long an invitation link stays valid, unless its creator says otherwise.
 INVITATION_DEFAULT_DAYS = env.int("INVITATION_DEFAULT_DAYS", default=14)
 

@@ -1,0 +1,97 @@
+import io
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import CommandError, call_command
+
+from accounts.models import User
+from communities.enums import JoinPolicy, MembershipStatus, Role
+from communities.models import Community, Membership
+
+
+def _seed(*args, **kwargs) -> str:
+    out = io.StringIO()
+    call_command("seed_demo", *args, stdout=out, **kwargs)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_seed_demo_refuses_with_debug_off(settings):
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError, match="--force"):
+        _seed()
+
+    assert User.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_seed_demo_creates_a_community_of_practice(settings):
+    settings.DEBUG = True
+
+    output = _seed("--password", "demo-pass-4321")
+
+    community = Community.objects.get(slug="primary-care-cop")
+    active = Membership.objects.filter(community=community, status=MembershipStatus.ACTIVE)
+    members = active.filter(role=Role.MEMBER)
+    managers = active.filter(role=Role.MANAGER)
+    zones = set(active.values_list("user__timezone", flat=True))
+    languages = set(active.values_list("user__language", flat=True))
+    assert community.join_policy == JoinPolicy.REQUEST
+    assert managers.count() == 1
+    assert members.count() >= 6
+    assert "America/St_Johns" in zones
+    assert len(zones) >= 4
+    assert languages == {"en", "fr"}
+    assert all(m.user.background for m in active.select_related("user"))
+    assert set(Community.objects.values_list("join_policy", flat=True)) == set(JoinPolicy.values)
+    assert "Password for every login: demo-pass-4321" in output
+    for user in User.objects.all():
+        assert user.email in output
+        assert authenticate(username=user.email, password="demo-pass-4321") == user
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_idempotent(settings):
+    settings.DEBUG = True
+    _seed("--password", "first-pass-4321")
+    counts = (User.objects.count(), Community.objects.count(), Membership.objects.count())
+
+    output = _seed()
+
+    assert (User.objects.count(), Community.objects.count(), Membership.objects.count()) == counts
+    # Without a password, existing logins keep theirs.
+    assert "keep their password" in output
+    user = User.objects.get(email="tom.clarke@example.org")
+    assert authenticate(username=user.email, password="first-pass-4321") == user
+
+
+@pytest.mark.django_db
+def test_seed_demo_without_password_makes_a_random_one(settings, monkeypatch):
+    settings.DEBUG = True
+    monkeypatch.delenv("DEMO_PASSWORD", raising=False)
+
+    output = _seed()
+
+    password = output.split("Password for new logins: ")[1].split()[0]
+    assert len(password) >= 12
+    assert authenticate(username="amelie.roy@example.org", password=password) is not None
+
+
+@pytest.mark.django_db
+def test_seed_demo_reads_password_from_environment(settings, monkeypatch):
+    settings.DEBUG = True
+    monkeypatch.setenv("DEMO_PASSWORD", "from-env-4321")
+
+    _seed()
+
+    assert authenticate(username="sean.obrien@example.org", password="from-env-4321") is not None
+
+
+@pytest.mark.django_db
+def test_seed_demo_force_runs_with_debug_off(settings):
+    settings.DEBUG = False
+
+    _seed("--force", "--password", "forced-pass-4321")
+
+    assert Community.objects.filter(slug="primary-care-cop").exists()
