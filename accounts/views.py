@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django.views.i18n import set_language as django_set_language
@@ -9,6 +10,16 @@ from django.views.i18n import set_language as django_set_language
 from .enums import Language
 from .forms import ProfileForm, SignUpForm
 from .services import profile_update, user_sign_up
+
+
+def _safe_next(request) -> str | None:
+    """The `next` address, if it stays on this site (never an open redirect)."""
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return None
 
 
 def sign_up(request):
@@ -26,7 +37,7 @@ def sign_up(request):
         )
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, _("Welcome! Your account is ready."))
-        return redirect(request.GET.get("next") or "accounts:profile")
+        return redirect(_safe_next(request) or "accounts:profile")
     return render(
         request, "accounts/sign_up.html", {"form": form}, status=400 if form.errors else 200
     )

@@ -1,6 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
+from . import services
 from .models import Community, Invitation, Membership
 
 
@@ -25,12 +27,39 @@ class CommunityAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
+    actions = ["approve_requests", "decline_requests"]
     list_display = ("user", "community", "role", "status", "requested_at", "joined_at", "ended_at")
     list_filter = ("status", "role", "community")
     search_fields = ("user__email", "user__display_name", "community__name")
     autocomplete_fields = ("user", "community", "decided_by")
     list_select_related = ("user", "community")
     date_hierarchy = "joined_at"
+
+    def _decide(self, request, queryset, *, approve: bool) -> None:
+        done = refused = 0
+        for membership in queryset.select_related("community", "user"):
+            try:
+                services.membership_request_decide(
+                    actor=request.user, membership=membership, approve=approve
+                )
+            except services.CommunityActionError:
+                refused += 1
+            else:
+                done += 1
+        self.message_user(
+            request,
+            _("%(done)d request(s) decided; %(refused)d were not waiting.")
+            % {"done": done, "refused": refused},
+            messages.SUCCESS if not refused else messages.WARNING,
+        )
+
+    @admin.action(description=_("Approve the selected requests (emails the requesters)"))
+    def approve_requests(self, request, queryset):
+        self._decide(request, queryset, approve=True)
+
+    @admin.action(description=_("Decline the selected requests (emails the requesters)"))
+    def decline_requests(self, request, queryset):
+        self._decide(request, queryset, approve=False)
 
 
 @admin.register(Invitation)
@@ -45,7 +74,7 @@ class InvitationAdmin(admin.ModelAdmin):
         "used_at",
         "revoked_at",
     )
-    list_filter = ("community",)
+    list_filter = ("community", "created_at", "expires_at", "used_at")
     search_fields = ("community__name", "note", "used_by__email")
     readonly_fields = ("token",)
     autocomplete_fields = ("community", "created_by", "used_by")

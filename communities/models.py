@@ -94,6 +94,11 @@ class Membership(models.Model):
     def __str__(self) -> str:
         return f"{self.user} in {self.community} ({self.status})"
 
+    def clean(self) -> None:
+        # An active membership records when it began (new members are listed from it).
+        if self.status == MembershipStatus.ACTIVE and self.joined_at is None:
+            self.joined_at = dj_timezone.now()
+
     @property
     def is_active(self) -> bool:
         return self.status == MembershipStatus.ACTIVE
