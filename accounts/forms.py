@@ -18,6 +18,12 @@ class TimeZoneField(forms.ChoiceField):
 class SignUpForm(UserCreationForm):
     timezone = TimeZoneField(initial="America/Toronto")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            # A script starts the menu at the browser's zone; never over a person's choice.
+            self.fields["timezone"].widget.attrs["data-browser-zone"] = ""
+
     class Meta:
         model = User
         fields = ("email", "display_name", "timezone", "language")

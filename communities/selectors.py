@@ -96,7 +96,7 @@ def community_members(*, community: Community) -> QuerySet[Membership]:
     return (
         Membership.objects.filter(community=community, status=MembershipStatus.ACTIVE)
         .select_related("user")
-        .order_by("-role", "user__display_name")
+        .order_by("role", "user__display_name")  # managers ("manager" < "member") first
     )
 
 

@@ -12,6 +12,16 @@ try {
   // No Intl time zone support: the site default applies.
 }
 
+// A time-zone menu marked data-browser-zone starts at the browser's own zone.
+for (const select of document.querySelectorAll("select[data-browser-zone]")) {
+  try {
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if ([...select.options].some((option) => option.value === zone)) select.value = zone;
+  } catch (error) {
+    // Keep the server's default.
+  }
+}
+
 // "Copy" buttons: data-copy names the field whose value to copy.
 document.addEventListener("click", async (event) => {
   const button = event.target.closest("button[data-copy]");
