@@ -40,8 +40,8 @@ lint: $(STAMP)
 
 # Refresh the French catalogues after changing user-facing strings (needs GNU gettext).
 messages: $(STAMP)
-	DEBUG=true $(BIN)/python manage.py makemessages -l fr -d django --no-obsolete --ignore=.venv --ignore=var
-	DEBUG=true $(BIN)/python manage.py makemessages -l fr -d djangojs --no-obsolete --ignore=.venv --ignore=var --ignore=var/static
+	DEBUG=true $(BIN)/python manage.py makemessages -l fr -d django --no-obsolete --ignore=.venv --ignore=var --ignore=tests
+	DEBUG=true $(BIN)/python manage.py makemessages -l fr -d djangojs --no-obsolete --ignore=.venv --ignore=var --ignore=var/static --ignore=tests
 	DEBUG=true $(BIN)/python manage.py compilemessages --ignore=.venv
 
 clean:

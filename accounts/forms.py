@@ -3,6 +3,7 @@ from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.utils.translation import gettext_lazy as _
 
 from .models import User
+from .services import DUPLICATE_EMAIL
 from .timezones import timezone_choices
 
 
@@ -32,13 +33,7 @@ class SignUpForm(UserCreationForm):
     def clean_email(self):
         email = User.objects.normalize_email(self.cleaned_data["email"]).lower()
         if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError(
-                _(
-                    "An account with this email address already exists. Sign in, or reset your "
-                    "password."
-                ),
-                code="duplicate_email",
-            )
+            raise forms.ValidationError(DUPLICATE_EMAIL, code="duplicate_email")
         return email
 
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 
+
 def _database_round_trip() -> None:
     try:
         with connection.cursor() as cursor:

@@ -34,6 +34,12 @@ class InvitationForm(forms.Form):
         min_value=1,
         max_value=90,
         initial=settings.INVITATION_DEFAULT_DAYS,
+        # The view shows errors as messages above the page, away from the field, so each
+        # must say what it is about ("Ensure this value is ..." would not).
+        error_messages=dict.fromkeys(
+            ("required", "invalid", "min_value", "max_value"),
+            _("An invitation lasts between 1 and 90 days."),
+        ),
     )
     note = forms.CharField(
         label=_("Note (for managers only)"),

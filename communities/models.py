@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone as dj_timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.enums import Language
@@ -92,7 +93,11 @@ class Membership(models.Model):
         indexes = [models.Index(fields=["community", "status", "joined_at"])]
 
     def __str__(self) -> str:
-        return f"{self.user} in {self.community} ({self.status})"
+        return gettext("%(user)s in %(community)s (%(status)s)") % {
+            "user": self.user,
+            "community": self.community,
+            "status": self.get_status_display(),
+        }
 
     def clean(self) -> None:
         # An active membership records when it began (new members are listed from it).
@@ -147,7 +152,10 @@ class Invitation(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.community} invitation {self.pk}"
+        return gettext("%(community)s invitation %(pk)s") % {
+            "community": self.community,
+            "pk": self.pk,
+        }
 
     def is_usable(self, now=None) -> bool:
         now = now or dj_timezone.now()

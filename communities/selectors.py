@@ -77,9 +77,10 @@ def community_get_for_user(*, user, slug: str) -> tuple[Community, Membership | 
 
 def community_list_for_user(*, user) -> QuerySet[Community]:
     """Communities the user may see, with their active member count and the user's status."""
+    # Meta.ordering is dropped from GROUP BY queries, so the order is given here.
     qs = Community.objects.annotate(
         member_count=Count("memberships", filter=Q(memberships__status=MembershipStatus.ACTIVE))
-    )
+    ).order_by("name")
     if not _is_signed_in(user):
         return qs.exclude(join_policy=JoinPolicy.INVITATION)
     mine = Membership.objects.filter(community=OuterRef("pk"), user=user)

@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import pytest
 from django.db import connection
+from django.utils import timezone, translation
 
 from tests import services
 
@@ -22,6 +23,17 @@ def pytest_terminal_summary(terminalreporter):
         for what in sorted(set(services.missing)):
             terminalreporter.line(f"  {what}: its tests were skipped", red=True, bold=True)
         terminalreporter.line("  With CI=true these are failures.", red=True)
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_language_or_zone():
+    """A request through the test client leaves its language and zone active in this
+    thread (in production each request activates its own); start and end each test clean."""
+    translation.deactivate()
+    timezone.deactivate()
+    yield
+    translation.deactivate()
+    timezone.deactivate()
 
 
 @pytest.fixture
@@ -79,7 +91,7 @@ def _wait_for_http(url: str, process: subprocess.Popen, timeout: float = 30.0) -
         if process.poll() is not None:
             raise RuntimeError(f"the server exited early with code {process.returncode}")
         try:
-            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback only
+            with urllib.request.urlopen(url, timeout=2):
                 return
         except urllib.error.HTTPError:
             return  # it answered
@@ -144,31 +156,41 @@ def daphne_server(transactional_db, tmp_path):
         yield base
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """Debian's Chromium, driven by Playwright (which cannot download browsers here)."""
+    """Debian's Chromium, driven by Playwright (which cannot download browsers here).
+
+    Module-scoped: Playwright's sync API keeps an event loop running in this thread while
+    it is open, so Django's ORM needs DJANGO_ALLOW_ASYNC_UNSAFE meanwhile; it is set for
+    the browser modules only and removed afterwards, so no other test runs with it.
+    """
     services.need(services.chromium_available(), f"Chromium at {services.CHROMIUM}")
     from playwright.sync_api import sync_playwright
 
-    # Playwright's sync API runs an event loop in this thread; Django's ORM would then
-    # refuse to run here. The tests only touch the database between browser steps.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=services.CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield browser
-        browser.close()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=services.CHROMIUM,
+                headless=True,
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                ],
+            )
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture

@@ -1,9 +1,11 @@
+from datetime import timedelta
+
 import factory
 from django.utils import timezone
 
 from accounts.models import User
 from communities.enums import JoinPolicy, MembershipStatus, Role
-from communities.models import Community, Membership
+from communities.models import Community, Invitation, Membership
 
 PASSWORD = "correct-horse-battery"
 
@@ -46,3 +48,23 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     status = MembershipStatus.ACTIVE
     joined_at = factory.LazyFunction(timezone.now)
     requested_at = None
+
+
+class PendingMembershipFactory(MembershipFactory):
+    """A request to join that waits for a manager."""
+
+    status = MembershipStatus.PENDING
+    joined_at = None
+    requested_at = factory.LazyFunction(timezone.now)
+
+
+class InvitationFactory(factory.django.DjangoModelFactory):
+    """A usable invitation link: not used, not revoked, expires in a week."""
+
+    class Meta:
+        model = Invitation
+
+    community = factory.SubFactory(CommunityFactory, join_policy=JoinPolicy.INVITATION)
+    token = factory.Sequence(lambda n: f"test-invitation-token-{n:04d}")
+    created_by = None
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))

@@ -1,0 +1,92 @@
+"""A person signs up, joins a community and switches to French, in a real browser."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from accounts.models import User
+from tests.factories import PASSWORD, CommunityFactory, UserFactory
+
+pytestmark = pytest.mark.browser
+
+
+def test_visitor_signs_up_joins_a_community_and_switches_to_french(daphne_server, page):
+    community = CommunityFactory(join_policy="open", name="Rural Family Medicine")
+
+    page.goto(daphne_server + "/")
+    page.get_by_role("link", name="Sign up").click()
+    page.get_by_label("Email address").fill("Amelie.Roy@Example.org")
+    page.get_by_label("Display name").fill("Dr. Amélie Roy")
+    page.get_by_label("Time zone").select_option("America/Halifax")
+    page.get_by_label("Preferred language").select_option("en")
+    page.get_by_label("Password:", exact=True).fill(PASSWORD)
+    page.get_by_label("Password confirmation").fill(PASSWORD)
+    page.get_by_role("button", name="Create my account").click()
+
+    expect(page.get_by_role("status")).to_have_text("Welcome! Your account is ready.")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your profile")
+    user = User.objects.get()
+    assert (user.email, user.display_name, user.timezone, user.language) == (
+        "amelie.roy@example.org",
+        "Dr. Amélie Roy",
+        "America/Halifax",
+        "en",
+    )
+
+    page.get_by_role("link", name="Communities of practice").click()
+    page.get_by_role("link", name="Rural Family Medicine").click()
+    page.get_by_role("button", name="Join", exact=True).click()
+
+    expect(page.get_by_role("status")).to_have_text("Welcome to Rural Family Medicine!")
+    expect(page.locator("ul.members strong")).to_have_text(["Dr. Amélie Roy"])
+    assert list(community.memberships.values_list("user__email", "status")) == [
+        ("amelie.roy@example.org", "active")
+    ]
+
+    page.get_by_label("Language", exact=True).select_option("fr")
+    page.get_by_role("button", name="Change language").click()
+
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    expect(page).to_have_url(daphne_server + community.get_absolute_url())
+    expect(page.locator("h2#members")).to_have_text("Membres")
+    user.refresh_from_db()
+    assert user.language == "fr"
+
+
+def test_sign_up_time_zone_starts_at_the_browsers_zone(daphne_server, chromium):
+    context = chromium.new_context(locale="en-CA", timezone_id="America/St_Johns")
+    try:
+        page = context.new_page()
+
+        page.goto(daphne_server + "/accounts/signup/")
+
+        expect(page.get_by_label("Time zone")).to_have_value("America/St_Johns")
+    finally:
+        context.close()
+
+
+def test_sign_in_form_works_with_the_keyboard_alone(daphne_server, page):
+    UserFactory(email="person@example.org", display_name="Dr. Lee")
+    page.goto(daphne_server + "/")
+
+    sign_in = page.get_by_role("link", name="Sign in")
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if sign_in.evaluate("link => link === document.activeElement"):
+            break
+    else:
+        pytest.fail("the Sign in link cannot be reached with Tab")
+    page.keyboard.press("Enter")
+
+    expect(page).to_have_url(re.compile(r"/accounts/login/$"))
+    expect(page.get_by_label("Email address")).to_be_focused()
+    page.keyboard.type("Person@Example.org")
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Password")).to_be_focused()
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+
+    expect(page).to_have_url(daphne_server + "/")
+    expect(page.get_by_role("link", name="Dr. Lee")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
