@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from . import services
 from .models import Community, Invitation, Membership
@@ -48,10 +49,21 @@ class MembershipAdmin(admin.ModelAdmin):
                 done += 1
         self.message_user(
             request,
-            _("%(done)d request(s) decided; %(refused)d were not waiting.")
-            % {"done": done, "refused": refused},
-            messages.SUCCESS if not refused else messages.WARNING,
+            ngettext("%(count)d request decided.", "%(count)d requests decided.", done)
+            % {"count": done},
+            messages.SUCCESS,
         )
+        if refused:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d was not waiting, and is unchanged.",
+                    "%(count)d were not waiting, and are unchanged.",
+                    refused,
+                )
+                % {"count": refused},
+                messages.WARNING,
+            )
 
     @admin.action(description=_("Approve the selected requests (emails the requesters)"))
     def approve_requests(self, request, queryset):

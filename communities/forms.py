@@ -1,5 +1,6 @@
 from django import forms
 from django.conf import settings
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from accounts.forms import TimeZoneField
@@ -10,7 +11,7 @@ from .models import Community
 class CommunityForm(forms.ModelForm):
     timezone = TimeZoneField()
     video_url = forms.URLField(
-        label=Community._meta.get_field("video_url").verbose_name,
+        label=capfirst(Community._meta.get_field("video_url").verbose_name),
         max_length=500,
         required=False,
         assume_scheme="https",

@@ -37,7 +37,7 @@ class CommunityActionError(Exception):
         self.forbidden = forbidden
 
 
-def _not_allowed():
+def manager_required_error() -> CommunityActionError:
     return CommunityActionError(
         _("Only this community's managers can do that."), code="not_manager", forbidden=True
     )
@@ -52,7 +52,7 @@ def _require_manager(*, actor: User, community: Community) -> None:
     if not community_is_visible(user=actor, community=community, membership=membership):
         raise CommunityNotFound(community.slug)
     if not community_can_manage(user=actor, membership=membership):
-        raise _not_allowed()
+        raise manager_required_error()
 
 
 def _activate(membership: Membership, *, now, decided_by: User | None = None) -> None:

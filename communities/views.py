@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from . import selectors, services
+from .enums import JoinPolicy, MembershipStatus
 from .forms import CommunityForm, InvitationForm
 from .models import Community, Invitation, Membership
 
@@ -31,6 +32,20 @@ def with_community(view):
     return wrapper
 
 
+def manager_view(view):
+    """`with_community`, and only for those who manage it: 403 before anything else, so
+    non-managers learn nothing about requests, members or invitations by their ids."""
+
+    @with_community
+    @wraps(view)
+    def wrapper(request, community, membership, *args, **kwargs):
+        if not selectors.community_can_manage(user=request.user, membership=membership):
+            return _refused(request, community, services.manager_required_error())
+        return view(request, community, membership, *args, **kwargs)
+
+    return wrapper
+
+
 def _refused(request, community: Community, error: services.CommunityActionError):
     if error.forbidden:
         return render(
@@ -43,16 +58,20 @@ def _refused(request, community: Community, error: services.CommunityActionError
     return redirect(community)
 
 
-def _run(request, community: Community, action, success_message: str):
-    """Call a service; show its refusal, or report success. Returns a response."""
+def _perform(request, community: Community, action):
+    """Call a service. Returns (its result, None), or (None, a response that shows why it
+    was refused)."""
     try:
-        action()
+        return action(), None
     except selectors.CommunityNotFound:
         raise Http404(_("No such community.")) from None
     except services.CommunityActionError as error:
-        return _refused(request, community, error)
-    messages.success(request, success_message)
-    return None
+        return None, _refused(request, community, error)
+
+
+def _form_data(request):
+    """Bound on any POST, even an empty one, so missing fields are reported."""
+    return request.POST if request.method == "POST" else None
 
 
 def home(request):
@@ -106,8 +125,8 @@ def community_create(request):
             {"message": _("Only site administrators can create communities.")},
             status=403,
         )
-    form = CommunityForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    form = CommunityForm(_form_data(request))
+    if form.is_bound and form.is_valid():
         community = services.community_create(actor=request.user, **form.cleaned_data)
         messages.success(request, _("The community is created. You are its first manager."))
         return redirect(community)
@@ -117,23 +136,24 @@ def community_create(request):
 
 
 @login_required
-@with_community
+@manager_view
 def community_edit(request, community, membership):
-    if not selectors.community_can_manage(user=request.user, membership=membership):
-        return _refused(request, community, services._not_allowed())
-    original_slug = community.slug
-    form = CommunityForm(request.POST or None, instance=community)
-    if request.method == "POST" and form.is_valid():
-        response = _run(
+    form = CommunityForm(_form_data(request), instance=community)
+    if form.is_bound and form.is_valid():
+        _result, refusal = _perform(
             request,
             community,
             lambda: services.community_update(
                 actor=request.user, community=community, **form.cleaned_data
             ),
-            _("The community's settings are saved."),
         )
-        return response or redirect(community)
-    community.slug = original_slug
+        if refusal:
+            return refusal
+        messages.success(request, _("The community's settings are saved."))
+        return redirect(community)
+    if form.errors:
+        # Validation wrote the rejected values onto the instance; show what is stored.
+        community.refresh_from_db()
     return render(
         request,
         "communities/form.html",
@@ -146,33 +166,41 @@ def community_edit(request, community, membership):
 @login_required
 @with_community
 def community_join(request, community, membership):
-    response = _run(
+    joined, refusal = _perform(
         request,
         community,
         lambda: services.membership_join(user=request.user, community=community),
-        _("Your request is sent. A manager will answer it, and you will get an email.")
-        if community.join_policy == "request" and not request.user.is_staff
-        else _("Welcome to %(community)s!") % {"community": community.name},
     )
-    return response or redirect(community)
+    if refusal:
+        return refusal
+    if joined.is_active:
+        messages.success(request, _("Welcome to %(community)s!") % {"community": community.name})
+    else:
+        messages.success(
+            request,
+            _("Your request is sent. A manager will answer it, and you will get an email."),
+        )
+    return redirect(community)
 
 
 @require_POST
 @login_required
 @with_community
 def community_leave(request, community, membership):
-    was_pending = membership is not None and membership.status == "pending"
-    response = _run(
+    was_pending = membership is not None and membership.status == MembershipStatus.PENDING
+    _result, refusal = _perform(
         request,
         community,
         lambda: services.membership_leave(user=request.user, community=community),
-        _("Your request is withdrawn.")
-        if was_pending
-        else _("You have left %(community)s.") % {"community": community.name},
     )
-    if response:
-        return response
-    return redirect(community if community.join_policy != "invitation" else "home")
+    if refusal:
+        return refusal
+    if was_pending:
+        messages.success(request, _("Your request is withdrawn."))
+    else:
+        messages.success(request, _("You have left %(community)s.") % {"community": community.name})
+    # An invitation-only community is not visible any more once you have left it.
+    return redirect(community if community.join_policy != JoinPolicy.INVITATION else "home")
 
 
 def _membership_in(community, pk) -> Membership:
@@ -181,80 +209,86 @@ def _membership_in(community, pk) -> Membership:
 
 @require_POST
 @login_required
-@with_community
+@manager_view
 def request_decide(request, community, membership, pk, decision):
     target = _membership_in(community, pk)
     approve = decision == "approve"
-    response = _run(
+    _result, refusal = _perform(
         request,
         community,
         lambda: services.membership_request_decide(
             actor=request.user, membership=target, approve=approve
         ),
-        (_("%(name)s is now a member.") if approve else _("%(name)s's request is declined."))
-        % {"name": target.user.display_name},
     )
-    return response or redirect(community)
+    if refusal:
+        return refusal
+    message = _("%(name)s is now a member.") if approve else _("%(name)s's request is declined.")
+    messages.success(request, message % {"name": target.user.display_name})
+    return redirect(community)
 
 
 @require_POST
 @login_required
-@with_community
+@manager_view
 def member_remove(request, community, membership, pk):
     target = _membership_in(community, pk)
-    response = _run(
+    _result, refusal = _perform(
         request,
         community,
         lambda: services.membership_remove(actor=request.user, membership=target),
+    )
+    if refusal:
+        return refusal
+    messages.success(
+        request,
         _("%(name)s is removed from the community.") % {"name": target.user.display_name},
     )
-    return response or redirect(community)
+    return redirect(community)
 
 
 @require_POST
 @login_required
-@with_community
+@manager_view
 def invitation_create(request, community, membership):
-    if not selectors.community_can_manage(user=request.user, membership=membership):
-        return _refused(request, community, services._not_allowed())
     form = InvitationForm(request.POST)
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:
                 messages.error(request, error)
         return redirect(community)
-    created = []
-    response = _run(
+    invitation, refusal = _perform(
         request,
         community,
-        lambda: created.append(
-            services.invitation_create(
-                actor=request.user,
-                community=community,
-                days=form.cleaned_data["days"],
-                note=form.cleaned_data["note"],
-            )
+        lambda: services.invitation_create(
+            actor=request.user,
+            community=community,
+            days=form.cleaned_data["days"],
+            note=form.cleaned_data["note"],
         ),
-        _("A new invitation link is ready. Copy it and send it to one person."),
     )
-    if response:
-        return response
-    request.session[f"new_invitation_{community.pk}"] = created[0].pk
+    if refusal:
+        return refusal
+    messages.success(
+        request, _("A new invitation link is ready. Copy it and send it to one person.")
+    )
+    request.session[f"new_invitation_{community.pk}"] = invitation.pk
     return redirect(reverse("communities:detail", kwargs={"slug": community.slug}) + "#invitations")
 
 
 @require_POST
 @login_required
-@with_community
+@manager_view
 def invitation_revoke(request, community, membership, pk):
     invitation = get_object_or_404(Invitation, pk=pk, community=community)
-    response = _run(
+    _result, refusal = _perform(
         request,
         community,
         lambda: services.invitation_revoke(actor=request.user, invitation=invitation),
-        _("The invitation link is withdrawn."),
     )
-    return response or redirect(community)
+    if refusal:
+        return refusal
+    messages.success(request, _("The invitation link is withdrawn."))
+    return redirect(community)
 
 
 def _invitation_page(request, community, error, status):

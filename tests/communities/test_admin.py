@@ -61,7 +61,8 @@ def test_admin_approve_action_activates_pending_and_skips_others(
     assert response.status_code == 200
     assert pending.status == MembershipStatus.ACTIVE
     assert pending.joined_at is not None
-    assert "1 request(s) decided; 1 were not waiting." in response.content.decode()
+    assert "1 request decided." in response.content.decode()
+    assert "1 was not waiting, and is unchanged." in response.content.decode()
     assert [m.to for m in mailoutbox] == [[pending.user.email]]
 
 

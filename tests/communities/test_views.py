@@ -824,3 +824,17 @@ def test_detail_query_count_does_not_grow_with_members(client, viewer):
 
     assert community.memberships.filter(status=MembershipStatus.ACTIVE).count() == 3
     assert three == one
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path", ["requests/999999/approve/", "members/999999/remove/", "invitations/999999/revoke/"]
+)
+def test_manager_action_by_member_is_403_whatever_the_id(client, path):
+    # A member must not learn which request, member or invitation ids exist.
+    membership = MembershipFactory(community=CommunityFactory(join_policy="request"))
+    client.force_login(membership.user)
+
+    response = client.post(f"/c/{membership.community.slug}/{path}")
+
+    assert response.status_code == 403
