@@ -1,5 +1,6 @@
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UserCreationForm
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from .models import User
@@ -51,3 +52,11 @@ class ProfileForm(forms.ModelForm):
         model = User
         fields = ("display_name", "background", "interests", "province", "timezone", "language")
         widgets = {"interests": forms.Textarea(attrs={"rows": 3})}
+
+
+class LocalizedPasswordResetForm(PasswordResetForm):
+    """Writes the reset email in the account's language, whatever the page's."""
+
+    def send_mail(self, subject_template_name, email_template_name, context, *args, **kwargs):
+        with translation.override(context["user"].language):
+            super().send_mail(subject_template_name, email_template_name, context, *args, **kwargs)

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from . import views
-from .forms import EmailAuthenticationForm
+from .forms import EmailAuthenticationForm, LocalizedPasswordResetForm
 
 app_name = "accounts"
 
@@ -17,6 +17,11 @@ auth_urlpatterns = [
         "login/",
         auth_views.LoginView.as_view(authentication_form=EmailAuthenticationForm),
         name="login",
+    ),
+    path(
+        "password_reset/",
+        auth_views.PasswordResetView.as_view(form_class=LocalizedPasswordResetForm),
+        name="password_reset",
     ),
     path("", include("django.contrib.auth.urls")),
 ]

@@ -1,4 +1,5 @@
 import re
+from email.header import decode_header, make_header
 
 import pytest
 from django.contrib import auth
@@ -387,6 +388,19 @@ def test_password_reset_by_email_end_to_end(client, smtp_server):
     assert client.login(username="person@example.org", password=PASSWORD) is False
     assert client.login(username="person@example.org", password=NEW_PASSWORD) is True
     assert auth.get_user(client).pk == user.pk
+
+
+@pytest.mark.django_db
+def test_password_reset_email_in_the_accounts_language(client, smtp_server):
+    UserFactory(email="personne@example.org", display_name="Dre Roy", language="fr")
+
+    client.post(
+        "/accounts/password_reset/", {"email": "personne@example.org"}, HTTP_ACCEPT_LANGUAGE="en"
+    )
+
+    message = smtp_server.messages[0]
+    assert str(make_header(decode_header(message["Subject"]))) == "Choisir un nouveau mot de passe"
+    assert email_body(message).splitlines()[0] == "Bonjour Dre Roy,"
 
 
 @pytest.mark.django_db
