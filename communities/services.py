@@ -25,6 +25,7 @@ from .selectors import (
     community_is_visible,
     community_managers,
 )
+from .signals import membership_ended
 
 
 class CommunityActionError(Exception):
@@ -53,6 +54,15 @@ def _require_manager(*, actor: User, community: Community) -> None:
         raise CommunityNotFound(community.slug)
     if not community_can_manage(user=actor, membership=membership):
         raise manager_required_error()
+
+
+def _end(membership: Membership, *, status: str, decided_by: User | None = None) -> None:
+    membership.status = status
+    membership.ended_at = timezone.now()
+    if decided_by is not None:
+        membership.decided_by = decided_by
+    membership.save()
+    transaction.on_commit(lambda: membership_ended.send(sender=Membership, membership=membership))
 
 
 def _activate(membership: Membership, *, now, decided_by: User | None = None) -> None:
@@ -156,9 +166,7 @@ def membership_leave(*, user: User, community: Community) -> Membership:
                 _("You are this community's only manager. Make another member a manager first."),
                 code="last_manager",
             )
-    membership.status = MembershipStatus.LEFT
-    membership.ended_at = timezone.now()
-    membership.save()
+    _end(membership, status=MembershipStatus.LEFT)
     return membership
 
 
@@ -210,10 +218,7 @@ def membership_remove(*, actor: User, membership: Membership) -> Membership:
             code="remove_manager",
             forbidden=True,
         )
-    membership.status = MembershipStatus.REMOVED
-    membership.ended_at = timezone.now()
-    membership.decided_by = actor
-    membership.save()
+    _end(membership, status=MembershipStatus.REMOVED, decided_by=actor)
     return membership
 
 

@@ -1,3 +1,7 @@
-"""The rooms app's WebSocket routes (the room socket arrives with the rooms issue)."""
+from django.urls import path
 
-websocket_urlpatterns: list = []
+from .consumers import RoomConsumer
+
+websocket_urlpatterns = [
+    path("ws/rooms/<int:room_id>/", RoomConsumer.as_asgi()),
+]

@@ -199,3 +199,13 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# Rooms: at most ROOM_RATE_LIMIT_MESSAGES messages per user in ROOM_RATE_LIMIT_SECONDS,
+# counted across tabs and server processes.
+ROOM_RATE_LIMIT_MESSAGES = env.int("ROOM_RATE_LIMIT_MESSAGES", default=10)
+ROOM_RATE_LIMIT_SECONDS = env.int("ROOM_RATE_LIMIT_SECONDS", default=10)
+# Each connection's heartbeat refreshes its presence and tells the client the room's last
+# seq; a connection silent for PRESENCE_TIMEOUT seconds counts as gone.
+ROOM_HEARTBEAT_SECONDS = env.float("ROOM_HEARTBEAT_SECONDS", default=15.0)
+# Heartbeat 15 s and timeout 40 s: a dead connection leaves the list within 55 s.
+PRESENCE_TIMEOUT_SECONDS = env.float("PRESENCE_TIMEOUT_SECONDS", default=40.0)

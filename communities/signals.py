@@ -1,0 +1,7 @@
+"""Hooks for the apps above: communities cannot import them, so they listen here."""
+
+from django.dispatch import Signal
+
+# Sent after the transaction commits, when a membership stops being active (the member
+# left or was removed). Arguments: membership.
+membership_ended = Signal()

@@ -1,0 +1,7 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class RoomKind(models.TextChoices):
+    COMMUNITY = "community", _("Community room")
+    MEETING = "meeting", _("Meeting side chat")

@@ -1,0 +1,276 @@
+"""Every write to rooms: messages, edits, moderation, reports, presence.
+
+Each service checks the user's right itself (the socket may have been opened before the
+member left) and raises `RoomError` with a stable `code` on refusal; nothing changes then.
+Events go out through `rooms.events` after the transaction commits.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+from communities.models import Community
+
+from .enums import RoomKind
+from .events import event_send_on_commit, frame_event
+from .models import BODY_MAX_LENGTH, REASON_MAX_LENGTH, Message, Presence, Report, Room
+from .selectors import (
+    NotRoomMember,
+    RoomNotFound,
+    message_frame,
+    room_access,
+    room_online,
+)
+
+
+class RoomError(Exception):
+    """A refused action: `code` is stable (docs/protocol.md), `detail` is for people."""
+
+    def __init__(self, code: str, detail, **extra):
+        super().__init__(str(detail))
+        self.code = code
+        self.detail = detail
+        self.extra = extra
+
+
+def room_get_or_create_for_community(*, community: Community) -> Room:
+    room, _created = Room.objects.get_or_create(
+        community=community,
+        kind=RoomKind.COMMUNITY,
+        defaults={"title": community.name},
+    )
+    return room
+
+
+def room_create(*, community: Community, kind: str, title: str) -> Room:
+    """A new room, e.g. a meeting's side chat (the meetings app calls this)."""
+    room = Room(community=community, kind=kind, title=title)
+    room.full_clean()
+    room.save()
+    return room
+
+
+def _check_member(*, user: User, room_id: int) -> tuple[Room, bool]:
+    try:
+        return room_access(user=user, room_id=room_id)
+    except (RoomNotFound, NotRoomMember):
+        raise RoomError("not_member", _("You are not a member of this room any more.")) from None
+
+
+def _clean_body(body: str) -> str:
+    body = body.strip()
+    if not body:
+        raise RoomError("empty_body", _("A message needs some text."))
+    if len(body) > BODY_MAX_LENGTH:
+        raise RoomError(
+            "body_too_long",
+            _("A message holds at most %(max)d characters.") % {"max": BODY_MAX_LENGTH},
+            max=BODY_MAX_LENGTH,
+        )
+    return body
+
+
+def _check_rate(*, user: User, now) -> None:
+    """At most N messages in S seconds per user, across tabs, rooms and processes.
+
+    The caller holds the user's row lock, so two tabs cannot both slip under the limit."""
+    window = timedelta(seconds=settings.ROOM_RATE_LIMIT_SECONDS)
+    recent = Message.objects.filter(author=user, created_at__gt=now - window)
+    if recent.count() >= settings.ROOM_RATE_LIMIT_MESSAGES:
+        oldest = recent.order_by("created_at").values_list("created_at", flat=True).first()
+        retry = max(0.1, (oldest + window - now).total_seconds())
+        raise RoomError(
+            "rate_limited",
+            _("You are sending messages too fast. Wait a few seconds."),
+            retry_after=round(retry, 1),
+        )
+
+
+def message_send(*, user: User, room_id: int, body: str, client_id: str) -> tuple[Message, bool]:
+    """Store a message, then broadcast `message.new` to the room after commit.
+
+    Returns (message, created). Sending a `client_id` this user already sent in this room
+    returns the original message and stores nothing (a database constraint guarantees it
+    across processes and restarts).
+    """
+    room, _manager = _check_member(user=user, room_id=room_id)
+    existing = Message.objects.filter(room=room, author=user, client_id=client_id).first()
+    if existing is not None:
+        return existing, False
+    body = _clean_body(body)
+    try:
+        with transaction.atomic():
+            message = _message_insert(user=user, room=room, body=body, client_id=client_id)
+    except IntegrityError:
+        # A concurrent retry of the same send won the race; its row is the answer.
+        existing = Message.objects.filter(room=room, author=user, client_id=client_id).first()
+        if existing is None:
+            raise
+        return existing, False
+    return message, True
+
+
+def _message_insert(*, user: User, room: Room, body: str, client_id: str) -> Message:
+    now = timezone.now()
+    # Serialise this user's sends (the rate limit is exact across tabs and processes).
+    User.objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
+    _check_rate(user=user, now=now)
+    # The increment takes the room row's lock until commit: concurrent senders on any
+    # process get consecutive numbers, and a rolled-back insert leaves no gap.
+    Room.objects.filter(pk=room.pk).update(last_seq=F("last_seq") + 1)
+    seq = Room.objects.values_list("last_seq", flat=True).get(pk=room.pk)
+    message = Message.objects.create(
+        room=room, seq=seq, author=user, client_id=client_id, body=body, created_at=now
+    )
+    message.author = user
+    event_send_on_commit(
+        room.group_name,
+        frame_event({"type": "message.new", "message": message_frame(message)}, seq=seq),
+    )
+    return message
+
+
+def _own_or_managed(*, user: User, room_id: int, seq: int, manage: bool = False):
+    room, is_manager = _check_member(user=user, room_id=room_id)
+    message = (
+        Message.objects.select_for_update()
+        .select_related("author")
+        .filter(room=room, seq=seq)
+        .first()
+    )
+    if message is None:
+        raise RoomError("not_found", _("There is no such message in this room."))
+    if manage and not is_manager:
+        raise RoomError("not_allowed", _("Only this community's managers can do that."))
+    if not manage and message.author_id != user.pk:
+        raise RoomError("not_author", _("You can only change your own messages."))
+    return room, message
+
+
+def _broadcast_update(room: Room, message: Message) -> None:
+    event_send_on_commit(
+        room.group_name, frame_event({"type": "message.updated", "message": message_frame(message)})
+    )
+
+
+@transaction.atomic
+def message_edit(*, user: User, room_id: int, seq: int, body: str) -> Message:
+    room, message = _own_or_managed(user=user, room_id=room_id, seq=seq)
+    if message.deleted_at is not None or message.hidden_at is not None:
+        raise RoomError("not_editable", _("This message was removed; it cannot be edited."))
+    message.body = _clean_body(body)
+    message.edited_at = timezone.now()
+    message.save(update_fields=["body", "edited_at"])
+    _broadcast_update(room, message)
+    return message
+
+
+@transaction.atomic
+def message_delete(*, user: User, room_id: int, seq: int) -> Message:
+    """The author deletes their message: its place (seq) stays, its text goes."""
+    room, message = _own_or_managed(user=user, room_id=room_id, seq=seq)
+    if message.deleted_at is None:
+        message.deleted_at = timezone.now()
+        message.save(update_fields=["deleted_at"])
+        _broadcast_update(room, message)
+    return message
+
+
+@transaction.atomic
+def message_hide(*, user: User, room_id: int, seq: int, hidden: bool = True) -> Message:
+    """A manager hides a message from the room, or restores it."""
+    room, message = _own_or_managed(user=user, room_id=room_id, seq=seq, manage=True)
+    if hidden and message.hidden_at is None:
+        message.hidden_at = timezone.now()
+        message.hidden_by = user
+    elif not hidden and message.hidden_at is not None:
+        message.hidden_at = None
+        message.hidden_by = None
+    else:
+        return message
+    message.save(update_fields=["hidden_at", "hidden_by"])
+    if not hidden:
+        # Restoring closes the reports: a manager looked and decided to keep it.
+        message.reports.filter(resolved_at__isnull=True).update(
+            resolved_at=timezone.now(), resolved_by=user
+        )
+    _broadcast_update(room, message)
+    return message
+
+
+@transaction.atomic
+def reports_dismiss(*, user: User, message: Message) -> int:
+    """A manager closes a message's open reports and keeps the message as it is."""
+    _own_or_managed(user=user, room_id=message.room_id, seq=message.seq, manage=True)
+    return message.reports.filter(resolved_at__isnull=True).update(
+        resolved_at=timezone.now(), resolved_by=user
+    )
+
+
+@transaction.atomic
+def message_report(*, user: User, room_id: int, seq: int, reason: str) -> Report:
+    """A member reports a message to the managers. The author is never told who."""
+    room, _manager = _check_member(user=user, room_id=room_id)
+    message = Message.objects.filter(room=room, seq=seq).first()
+    if message is None:
+        raise RoomError("not_found", _("There is no such message in this room."))
+    reason = reason.strip()
+    if not reason:
+        raise RoomError("empty_reason", _("Say briefly why you report this message."))
+    if len(reason) > REASON_MAX_LENGTH:
+        raise RoomError(
+            "reason_too_long",
+            _("A reason holds at most %(max)d characters.") % {"max": REASON_MAX_LENGTH},
+        )
+    report, created = Report.objects.get_or_create(
+        message=message, reporter=user, defaults={"reason": reason}
+    )
+    if not created:
+        report.reason = reason
+        report.resolved_at = None
+        report.resolved_by = None
+        report.created_at = timezone.now()
+        report.save(update_fields=["reason", "resolved_at", "resolved_by", "created_at"])
+    return report
+
+
+def _presence_changed(room_id: int, before: list[dict]) -> None:
+    after = room_online(room_id=room_id)
+    if after != before:
+        event_send_on_commit(f"room.{room_id}", frame_event({"type": "presence", "online": after}))
+
+
+@transaction.atomic
+def presence_join(*, user: User, room_id: int, channel_name: str) -> None:
+    before = room_online(room_id=room_id)
+    Presence.objects.update_or_create(
+        channel_name=channel_name,
+        defaults={"room_id": room_id, "user": user, "last_seen": timezone.now()},
+    )
+    _presence_changed(room_id, before)
+
+
+@transaction.atomic
+def presence_leave(*, room_id: int, channel_name: str) -> None:
+    before = room_online(room_id=room_id)
+    Presence.objects.filter(channel_name=channel_name).delete()
+    _presence_changed(room_id, before)
+
+
+@transaction.atomic
+def presence_heartbeat(*, user: User, room_id: int, channel_name: str) -> None:
+    """Refresh this connection, and drop the room's connections that stopped beating
+    (their process died), telling the room when that changes who is online."""
+    before = room_online(room_id=room_id, include_stale=True)
+    now = timezone.now()
+    updated = Presence.objects.filter(channel_name=channel_name).update(last_seen=now)
+    if not updated:
+        Presence.objects.create(room_id=room_id, user=user, channel_name=channel_name)
+    cutoff = now - timedelta(seconds=settings.PRESENCE_TIMEOUT_SECONDS)
+    Presence.objects.filter(room_id=room_id, last_seen__lt=cutoff).delete()
+    _presence_changed(room_id, before)
