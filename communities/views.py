@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from . import selectors, services
 from .enums import JoinPolicy, MembershipStatus
 from .forms import CommunityForm, InvitationForm
+from .hooks import community_links
 from .models import Community, Invitation, Membership
 
 
@@ -84,9 +85,15 @@ def community_detail(request, community, membership):
     can_manage = selectors.community_can_manage(user=request.user, membership=membership)
     can_read = selectors.community_can_read(user=request.user, membership=membership)
     members = list(selectors.community_members(community=community)) if can_read else []
+    links = [
+        (link.label, reverse(link.url_name, kwargs={"slug": community.slug}))
+        for link in community_links
+        if (can_manage if link.managers_only else can_read)
+    ]
     context = {
         "community": community,
         "membership": membership,
+        "links": links,
         "can_manage": can_manage,
         "can_read": can_read,
         "members": members,

@@ -3,14 +3,15 @@
 from datetime import UTC, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from communities.models import Community, Membership
 from communities.selectors import community_can_manage, community_can_read, community_is_visible
 
 from .enums import RoomKind
-from .models import Message, Presence, Room
+from .models import Message, Presence, Report, Room
 
 HISTORY_DEFAULT = 50
 HISTORY_MAX = 100
@@ -111,18 +112,25 @@ def _iso(value) -> str | None:
 
 
 def moderation_queue(*, community: Community) -> QuerySet[Message]:
-    """Messages in the community's rooms with open reports, or hidden, newest first."""
+    """Messages in the community's rooms with open reports, or hidden; most recently
+    reported first."""
+    reports = Report.objects.filter(message=OuterRef("pk"))
+    open_count = (
+        reports.filter(resolved_at__isnull=True)
+        .order_by()
+        .values("message")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    last_report = reports.order_by("-created_at").values("created_at")[:1]
     return (
         Message.objects.filter(room__community=community)
-        .filter(
-            Q(reports__resolved_at__isnull=True, reports__isnull=False) | Q(hidden_at__isnull=False)
-        )
         .annotate(
-            open_reports=Count("reports", filter=Q(reports__resolved_at__isnull=True)),
-            last_report=Max("reports__created_at"),
+            open_reports=Coalesce(Subquery(open_count), 0),
+            last_report=Subquery(last_report),
         )
+        .filter(Q(open_reports__gt=0) | Q(hidden_at__isnull=False))
         .select_related("author", "room", "hidden_by")
         .prefetch_related("reports__reporter")
-        .order_by("-last_report", "-created_at")
-        .distinct()
+        .order_by(F("last_report").desc(nulls_last=True), "-created_at")
     )

@@ -101,9 +101,9 @@ def _wait_for_http(url: str, process: subprocess.Popen, timeout: float = 30.0) -
 
 
 @contextlib.contextmanager
-def run_daphne(log_path: Path, **env_overrides: str):
-    """Run the real server (Daphne) in a subprocess on a free port; yields its base URL
-    once /healthz answers (with any status)."""
+def run_daphne_process(log_path: Path, **env_overrides: str):
+    """Run the real server (Daphne) in a subprocess on a free port; yields its base URL and
+    the process (to kill it) once /healthz answers (with any status). Always stopped."""
     port = services.free_port()
     env = {
         **os.environ,
@@ -135,7 +135,7 @@ def run_daphne(log_path: Path, **env_overrides: str):
         base = f"http://127.0.0.1:{port}"
         try:
             _wait_for_http(f"{base}/healthz", process)
-            yield base
+            yield base, process
         finally:
             process.terminate()
             try:
@@ -143,6 +143,14 @@ def run_daphne(log_path: Path, **env_overrides: str):
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@contextlib.contextmanager
+def run_daphne(log_path: Path, **env_overrides: str):
+    """Run the real server (Daphne) in a subprocess on a free port; yields its base URL
+    once /healthz answers (with any status)."""
+    with run_daphne_process(log_path, **env_overrides) as (base, _process):
+        yield base
 
 
 @pytest.fixture

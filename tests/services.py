@@ -14,6 +14,7 @@ import pytest
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 
 missing: list[str] = []
 
@@ -44,6 +45,22 @@ def redis_url() -> str:
 def redis_available() -> bool:
     url = urlparse(redis_url())
     return tcp_reachable(url.hostname or "127.0.0.1", url.port or 6379)
+
+
+def postgres_url() -> str:
+    """A PostgreSQL server's URL for tests that need one whatever the suite's database
+    (TEST_POSTGRES_URL; its database is only used to create and drop others)."""
+    return os.environ.get("TEST_POSTGRES_URL") or DEFAULT_POSTGRES_URL
+
+
+def postgres_available() -> bool:
+    url = urlparse(postgres_url())
+    return tcp_reachable(url.hostname or "127.0.0.1", url.port or 5432)
+
+
+def redis_server_available() -> bool:
+    """The `redis-server` program, for tests that start (and stop) a Redis of their own."""
+    return shutil.which("redis-server") is not None
 
 
 def chromium_available() -> bool:

@@ -1,0 +1,513 @@
+// The room page: a live chat that never loses a message (protocol: docs/protocol.md).
+//
+// - Messages are kept by seq. A seq jump means a gap: later messages wait in `early`
+//   until history.fetch brings the missing ones. A seq already seen is ignored.
+// - Messages typed while offline wait in an outbox kept in sessionStorage, and are sent
+//   once connected; each keeps its client_id, so a retry never stores a second copy.
+// - The socket reconnects with backoff and resumes with ?after=<last seq>.
+const t = (text) => (typeof window.gettext === "function" ? window.gettext(text) : text);
+const fmt = (text, values) =>
+  typeof window.interpolate === "function"
+    ? window.interpolate(t(text), values, true)
+    : t(text).replace(/%\((\w+)\)s/g, (_m, key) => values[key]);
+
+const root = document.getElementById("room");
+const roomId = Number(root.dataset.roomId);
+const myId = Number(root.dataset.userId);
+const zone = root.dataset.timezone;
+const locale = root.dataset.language === "fr" ? "fr-CA" : "en-CA";
+const bodyMax = Number(root.dataset.bodyMax);
+
+const list = root.querySelector("[data-messages]");
+const onlineList = root.querySelector("[data-online]");
+const connection = root.querySelector("[data-connection]");
+const composer = root.querySelector("[data-composer]");
+const textarea = composer.querySelector("textarea");
+const composerError = root.querySelector("[data-composer-error]");
+const loadEarlier = root.querySelector("[data-load-earlier]");
+const reportDialog = root.querySelector("[data-report-dialog]");
+
+const timeFormat = new Intl.DateTimeFormat(locale, { timeZone: zone, timeStyle: "short" });
+const dayFormat = new Intl.DateTimeFormat(locale, { timeZone: zone, dateStyle: "full" });
+const dayKey = new Intl.DateTimeFormat("en-CA", { timeZone: zone, dateStyle: "short" });
+
+const messages = new Map(); // seq -> message
+const early = new Map(); // seq -> message that arrived before a missing one
+let firstSeq = null; // the oldest seq shown
+let lastSeq = 0; // every seq from firstSeq to lastSeq is shown
+let hasEarlier = false;
+let me = { id: myId, manager: false };
+let heartbeatSeconds = 15;
+
+let socket = null;
+let ready = false; // room.state received on the current socket
+let attempts = 0;
+let reconnectTimer = null;
+let watchdog = null;
+let gapRequested = false;
+let finalClose = null;
+
+// ---------------------------------------------------------------------------- outbox
+
+const outboxKey = `room-outbox-${roomId}`;
+const outbox = new Map(
+  JSON.parse(sessionStorage.getItem(outboxKey) || "[]").map((item) => [item.client_id, item]),
+);
+
+function saveOutbox() {
+  sessionStorage.setItem(outboxKey, JSON.stringify([...outbox.values()]));
+}
+
+function newClientId() {
+  if (window.crypto && typeof window.crypto.randomUUID === "function") {
+    return window.crypto.randomUUID();
+  }
+  const bytes = new Uint8Array(16);
+  window.crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function queue(body) {
+  const item = { client_id: newClientId(), body, sentAt: 0 };
+  outbox.set(item.client_id, item);
+  saveOutbox();
+  flushOutbox();
+  render();
+}
+
+function flushOutbox() {
+  if (!ready) return;
+  const now = Date.now();
+  for (const item of outbox.values()) {
+    // Send once per connection; resend on the same connection only if no echo came.
+    if (item.sentOn === connectionId && now - item.sentAt < 10000) continue;
+    item.sentOn = connectionId;
+    item.sentAt = now;
+    send({ type: "message.send", body: item.body, client_id: item.client_id });
+  }
+}
+
+// ------------------------------------------------------------------------- the socket
+
+let connectionId = 0;
+
+function connect() {
+  clearTimeout(reconnectTimer);
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const after = lastSeq > 0 ? `?after=${lastSeq}` : "";
+  socket = new WebSocket(`${scheme}://${location.host}${root.dataset.wsPath}${after}`);
+  connectionId += 1;
+  ready = false;
+  gapRequested = false;
+  socket.addEventListener("message", (event) => {
+    armWatchdog();
+    let frame;
+    try {
+      frame = JSON.parse(event.data);
+    } catch (error) {
+      return;
+    }
+    (handlers[frame.type] || (() => {}))(frame);
+  });
+  socket.addEventListener("close", (event) => {
+    ready = false;
+    clearTimeout(watchdog);
+    const reasons = {
+      4401: t("You are signed out. Sign in again to chat."),
+      4403: t("You are not a member of this community any more."),
+      4404: t("This room does not exist."),
+    };
+    if (reasons[event.code]) {
+      finalClose = reasons[event.code];
+      setStatus(finalClose);
+      composer.querySelector("button").disabled = true;
+      return;
+    }
+    scheduleReconnect();
+  });
+}
+
+function send(frame) {
+  if (socket && socket.readyState === WebSocket.OPEN) {
+    socket.send(JSON.stringify(frame));
+    return true;
+  }
+  return false;
+}
+
+function scheduleReconnect() {
+  attempts += 1;
+  const delay = Math.min(15000, 500 * 2 ** Math.min(attempts - 1, 5)) * (0.75 + Math.random() / 2);
+  const seconds = Math.ceil(delay / 1000);
+  setStatus(
+    outbox.size
+      ? fmt("Offline. Reconnecting in %(seconds)s s; your messages will be sent then.", { seconds })
+      : fmt("Offline. Reconnecting in %(seconds)s s…", { seconds }),
+  );
+  reconnectTimer = setTimeout(connect, delay);
+  render();
+}
+
+function armWatchdog() {
+  // No frame for 2.5 heartbeats: the connection is dead even if the browser has not noticed.
+  clearTimeout(watchdog);
+  watchdog = setTimeout(() => socket && socket.close(), heartbeatSeconds * 2500);
+}
+
+window.addEventListener("online", () => {
+  if (!socket || socket.readyState === WebSocket.CLOSED) connect();
+});
+
+function setStatus(text) {
+  connection.textContent = text;
+}
+
+// ---------------------------------------------------------------------------- frames
+
+const handlers = {
+  "room.state"(frame) {
+    me = frame.you;
+    heartbeatSeconds = frame.limits.heartbeat || heartbeatSeconds;
+    ready = true;
+    attempts = 0;
+    setStatus(t("Connected."));
+    renderOnline(frame.online);
+    if (frame.last_seq > lastSeq && lastSeq > 0) requestGap();
+    flushOutbox();
+  },
+  history(frame) {
+    if (frame.before !== undefined) {
+      for (const message of frame.messages) {
+        messages.set(message.seq, message);
+        firstSeq = firstSeq === null ? message.seq : Math.min(firstSeq, message.seq);
+      }
+      hasEarlier = frame.has_more;
+      render();
+      return;
+    }
+    if (frame.after === undefined && !frame.resume && firstSeq === null) {
+      // The first page of a fresh connection: the newest messages (none: an empty room).
+      firstSeq = frame.messages.length ? frame.messages[0].seq : 1;
+      lastSeq = firstSeq - 1;
+      hasEarlier = frame.has_more;
+    }
+    if (frame.after !== undefined) gapRequested = false;
+    for (const message of frame.messages) accept(message);
+    drainEarly();
+    if (frame.has_more && (frame.resume || frame.after !== undefined)) requestGap(true);
+    render();
+  },
+  "message.new"(frame) {
+    accept(frame.message);
+    render();
+  },
+  "message.updated"(frame) {
+    if (messages.has(frame.message.seq)) {
+      messages.set(frame.message.seq, frame.message);
+      render();
+    }
+  },
+  presence(frame) {
+    renderOnline(frame.online);
+  },
+  heartbeat(frame) {
+    if (frame.last_seq > lastSeq) requestGap();
+  },
+  pong(frame) {
+    if (frame.last_seq > lastSeq) requestGap();
+  },
+  "report.received"() {
+    setStatus(t("Thank you. The managers will look at it."));
+  },
+  error(frame) {
+    const item = frame.client_id && outbox.get(frame.client_id);
+    if (frame.code === "rate_limited" && item) {
+      item.sentAt = 0;
+      setTimeout(flushOutbox, (frame.retry_after || 1) * 1000);
+      composerError.textContent = frame.detail;
+      return;
+    }
+    if (item) {
+      // The server refused this message for good: give the text back to its author.
+      outbox.delete(frame.client_id);
+      saveOutbox();
+      if (!textarea.value) textarea.value = item.body;
+      render();
+    }
+    composerError.textContent = frame.detail;
+  },
+};
+
+function accept(message) {
+  if (firstSeq === null) {
+    early.set(message.seq, message); // before the first page: wait for it
+    return;
+  }
+  if (message.seq <= lastSeq) {
+    return; // a duplicate: already shown
+  }
+  if (message.seq > lastSeq + 1) {
+    early.set(message.seq, message);
+    requestGap();
+    return;
+  }
+  take(message);
+  drainEarly();
+}
+
+function drainEarly() {
+  for (const seq of [...early.keys()]) {
+    if (seq <= lastSeq) early.delete(seq);
+  }
+  while (early.has(lastSeq + 1)) {
+    const next = early.get(lastSeq + 1);
+    early.delete(next.seq);
+    take(next);
+  }
+  if (early.size) requestGap();
+}
+
+function take(message) {
+  messages.set(message.seq, message);
+  lastSeq = message.seq;
+  if (message.author.id === me.id && outbox.delete(message.client_id)) saveOutbox();
+}
+
+function requestGap(force = false) {
+  if (gapRequested && !force) return;
+  gapRequested = send({ type: "history.fetch", after: lastSeq, limit: 100 });
+}
+
+// ---------------------------------------------------------------------------- render
+
+function linkify(text, into) {
+  const pattern = /\bhttps?:\/\/[^\s<>"]+/g;
+  let last = 0;
+  for (const match of text.matchAll(pattern)) {
+    let url = match[0].replace(/[.,;:!?)\]]+$/, "");
+    into.append(document.createTextNode(text.slice(last, match.index)));
+    const anchor = document.createElement("a");
+    anchor.href = url;
+    anchor.textContent = url;
+    anchor.rel = "noopener noreferrer nofollow";
+    anchor.target = "_blank";
+    into.append(anchor);
+    last = match.index + url.length;
+  }
+  into.append(document.createTextNode(text.slice(last)));
+}
+
+function button(label, action, extra = {}) {
+  const element = document.createElement("button");
+  element.type = "button";
+  element.className = "link";
+  element.textContent = label;
+  element.addEventListener("click", action);
+  Object.assign(element, extra);
+  return element;
+}
+
+function messageItem(message, grouped) {
+  const item = document.createElement("li");
+  item.className = "message" + (grouped ? " grouped" : "");
+  item.id = `m-${message.seq}`;
+  item.dataset.seq = message.seq;
+  const created = new Date(message.created_at);
+  const meta = document.createElement("div");
+  meta.className = "message-meta";
+  const author = document.createElement("strong");
+  author.textContent = message.author.name;
+  const time = document.createElement("time");
+  time.dateTime = message.created_at;
+  time.textContent = timeFormat.format(created);
+  meta.append(author, " ", time);
+  if (grouped) author.className = "visually-hidden";
+  if (message.edited_at) meta.append(" ", Object.assign(document.createElement("span"), {
+    className: "meta", textContent: t("(edited)"),
+  }));
+  const body = document.createElement("p");
+  body.className = "message-body";
+  if (message.hidden) {
+    body.classList.add("meta");
+    body.textContent = t("A manager hid this message.");
+  } else if (message.deleted) {
+    body.classList.add("meta");
+    body.textContent = t("This message was deleted.");
+  } else {
+    linkify(message.body, body);
+  }
+  item.append(meta, body);
+  const actions = document.createElement("div");
+  actions.className = "message-actions";
+  const mine = message.author.id === me.id;
+  if (mine && !message.deleted && !message.hidden) {
+    actions.append(
+      button(t("Edit"), () => startEdit(message), { ariaLabel: t("Edit your message") }),
+      button(t("Delete"), () => {
+        if (window.confirm(t("Delete this message?"))) {
+          send({ type: "message.delete", seq: message.seq });
+        }
+      }, { ariaLabel: t("Delete your message") }),
+    );
+  }
+  if (!mine && !message.deleted && !message.hidden) {
+    actions.append(button(t("Report"), () => startReport(message)));
+  }
+  if (me.manager && !message.deleted) {
+    actions.append(
+      message.hidden
+        ? button(t("Restore"), () => send({ type: "message.restore", seq: message.seq }))
+        : button(t("Hide"), () => send({ type: "message.hide", seq: message.seq })),
+    );
+  }
+  if (actions.childElementCount) item.append(actions);
+  return item;
+}
+
+function pendingItem(entry) {
+  const item = document.createElement("li");
+  item.className = "message pending";
+  item.dataset.clientId = entry.client_id;
+  const meta = document.createElement("div");
+  meta.className = "message-meta meta";
+  meta.textContent = ready ? t("Sending…") : t("Waiting for the connection…");
+  const body = document.createElement("p");
+  body.className = "message-body";
+  linkify(entry.body, body);
+  item.append(meta, body);
+  return item;
+}
+
+function render() {
+  const keepBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  const items = [];
+  let previous = null;
+  const seqs = [...messages.keys()].sort((a, b) => a - b);
+  for (const seq of seqs) {
+    const message = messages.get(seq);
+    const created = new Date(message.created_at);
+    const day = dayKey.format(created);
+    if (!previous || dayKey.format(new Date(previous.created_at)) !== day) {
+      const separator = document.createElement("li");
+      separator.className = "day";
+      separator.setAttribute("role", "separator");
+      separator.textContent = dayFormat.format(created);
+      items.push(separator);
+      previous = null;
+    }
+    const grouped =
+      previous !== null &&
+      previous.author.id === message.author.id &&
+      created - new Date(previous.created_at) < 5 * 60 * 1000;
+    items.push(messageItem(message, grouped));
+    previous = message;
+  }
+  for (const entry of outbox.values()) items.push(pendingItem(entry));
+  list.replaceChildren(...items);
+  loadEarlier.hidden = !hasEarlier;
+  if (keepBottom) list.scrollTop = list.scrollHeight;
+}
+
+function renderOnline(online) {
+  onlineList.replaceChildren(
+    ...online.map((person) => {
+      const item = document.createElement("li");
+      item.textContent = person.name;
+      return item;
+    }),
+  );
+}
+
+// ---------------------------------------------------------------------------- actions
+
+function startEdit(message) {
+  const item = document.getElementById(`m-${message.seq}`);
+  if (!item) return;
+  const form = document.createElement("form");
+  form.className = "edit";
+  const label = document.createElement("label");
+  label.textContent = t("Edit your message");
+  const field = document.createElement("textarea");
+  field.value = message.body;
+  field.maxLength = bodyMax;
+  label.append(field);
+  const save = Object.assign(document.createElement("button"), { type: "submit", textContent: t("Save") });
+  const cancel = button(t("Cancel"), () => render());
+  form.append(label, save, " ", cancel);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const body = field.value.trim();
+    if (body && body !== message.body) send({ type: "message.edit", seq: message.seq, body });
+    render();
+    textarea.focus();
+  });
+  field.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      render();
+      textarea.focus();
+    } else if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  item.querySelector(".message-body").replaceWith(form);
+  field.focus();
+}
+
+let reporting = null;
+
+function startReport(message) {
+  reporting = message;
+  reportDialog.querySelector("textarea").value = "";
+  reportDialog.showModal();
+}
+
+reportDialog.querySelector("[data-report-form]").addEventListener("submit", () => {
+  const reason = reportDialog.querySelector("textarea").value.trim();
+  if (reporting && reason) send({ type: "message.report", seq: reporting.seq, reason });
+  reporting = null;
+});
+reportDialog.querySelector("[data-report-cancel]").addEventListener("click", () => {
+  reporting = null;
+  reportDialog.close();
+});
+
+composer.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const body = textarea.value.trim();
+  composerError.textContent = "";
+  if (!body) return;
+  if (body.length > bodyMax) {
+    composerError.textContent = fmt("A message holds at most %(max)s characters.", { max: bodyMax });
+    return;
+  }
+  textarea.value = "";
+  queue(body);
+});
+
+textarea.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    composer.requestSubmit();
+  } else if (event.key === "ArrowUp" && !textarea.value) {
+    const mine = [...messages.values()]
+      .filter((m) => m.author.id === me.id && !m.deleted && !m.hidden)
+      .sort((a, b) => b.seq - a.seq)[0];
+    if (mine) {
+      event.preventDefault();
+      startEdit(mine);
+    }
+  }
+});
+
+loadEarlier.addEventListener("click", () => {
+  if (firstSeq !== null) send({ type: "history.fetch", before: firstSeq, limit: 50 });
+});
+
+// Resend what waits without an echo, and keep the server's last seq in view.
+setInterval(() => {
+  if (ready) flushOutbox();
+}, 5000);
+
+render();
+connect();
