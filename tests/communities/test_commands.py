@@ -7,6 +7,7 @@ from django.core.management import CommandError, call_command
 from accounts.models import User
 from communities.enums import JoinPolicy, MembershipStatus, Role
 from communities.models import Community, Membership
+from rooms.models import Room
 
 
 def _seed(*args, **kwargs) -> str:
@@ -60,6 +61,9 @@ def test_seed_demo_is_idempotent(settings):
     output = _seed()
 
     assert (User.objects.count(), Community.objects.count(), Membership.objects.count()) == counts
+    room = Room.objects.get(community__slug="primary-care-cop")
+    assert list(room.messages.values_list("seq", flat=True)) == [1, 2, 3, 4, 5]
+    assert room.last_seq == 5
     # Without a password, existing logins keep theirs.
     assert "keep their password" in output
     user = User.objects.get(email="tom.clarke@example.org")

@@ -4,7 +4,9 @@ import secrets
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from communities.demo import demo_seed
+from communities.demo import DEMO_DOMAIN, demo_seed
+from communities.models import Community
+from rooms.demo import demo_room_seed
 
 
 class Command(BaseCommand):
@@ -34,6 +36,7 @@ class Command(BaseCommand):
         if not given:
             password = secrets.token_urlsafe(12)
         rows = demo_seed(password=password, reset_passwords=given)
+        demo_room_seed(community=Community.objects.get(slug="primary-care-cop"), domain=DEMO_DOMAIN)
         self.stdout.write(self.style.SUCCESS("Demo community ready."))
         width = max(len(email) for email, _name, _role in rows)
         for email, name, role in rows:
