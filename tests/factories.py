@@ -68,3 +68,39 @@ class InvitationFactory(factory.django.DjangoModelFactory):
     token = factory.Sequence(lambda n: f"test-invitation-token-{n:04d}")
     created_by = None
     expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))
+
+
+class RoomFactory(factory.django.DjangoModelFactory):
+    """A community's chat room."""
+
+    class Meta:
+        model = "rooms.Room"
+
+    community = factory.SubFactory(CommunityFactory)
+    kind = "community"
+    title = factory.LazyAttribute(lambda room: room.community.name)
+
+
+class MessageFactory(factory.django.DjangoModelFactory):
+    """A stored message. Its `seq` is the room's next one, handed out as `message_send`
+    does, so rooms stay gap-free."""
+
+    class Meta:
+        model = "rooms.Message"
+
+    room = factory.SubFactory(RoomFactory)
+    author = factory.SubFactory(UserFactory)
+    client_id = factory.Sequence(lambda n: f"client-{n:06d}")
+    body = factory.Sequence(lambda n: f"Message number {n}")
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        from django.db.models import F
+
+        from rooms.models import Room
+
+        if "seq" not in kwargs:
+            room = kwargs["room"]
+            Room.objects.filter(pk=room.pk).update(last_seq=F("last_seq") + 1)
+            kwargs["seq"] = Room.objects.values_list("last_seq", flat=True).get(pk=room.pk)
+        return super()._create(model_class, *args, **kwargs)
