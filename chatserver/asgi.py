@@ -11,8 +11,14 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from daphne.ws_protocol import WebSocketProtocol  # noqa: E402
 
 from chatserver.routing import websocket_urlpatterns  # noqa: E402
+
+# Daphne leaves autobahn's `failByDrop` on: a frame over --websocket-max-message-size (or a
+# protocol violation) drops the TCP connection, and the browser reads 1006. Off, autobahn
+# sends the close frame first: 1009 for a frame too big, as docs/protocol.md says.
+WebSocketProtocol.failByDrop = False
 
 application = ProtocolTypeRouter(
     {

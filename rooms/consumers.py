@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from . import selectors, services
@@ -106,7 +107,9 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             self.floor = messages[-1].seq if messages else 0
             await self._send_history(messages, has_more, resume=False)
             return
-        self.floor = after
+        # A client that claims more than the room has (the room was reset) gets it all.
+        last_seq = await database_sync_to_async(selectors.room_last_seq)(room_id=self.room_id)
+        self.floor = min(after, last_seq)
         for _page in range(BACKLOG_PAGES):
             messages, has_more = await history(
                 room=self._room_ref(), after=self.floor, limit=selectors.HISTORY_MAX
@@ -157,17 +160,27 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
                 await self.heartbeat_task
         if self.room_id is None:
             return
-        await self.channel_layer.group_discard(f"room.{self.room_id}", self.channel_name)
-        await self.channel_layer.group_discard(f"user.{self.scope['user'].pk}", self.channel_name)
+        # Presence first, in the database: leaving the groups needs Redis, which may be
+        # away; the room must not list this connection until the presence timeout.
         await database_sync_to_async(services.presence_leave)(
             room_id=self.room_id, channel_name=self.channel_name
         )
+        for group in (f"room.{self.room_id}", f"user.{self.scope['user'].pk}"):
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception:
+                logger.warning("could not leave %s", group, exc_info=True)
 
     # Receiving -------------------------------------------------------------------------
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         if self.room_id is None or self.kicked:
             return  # refused or removed, closing
+        # Error details speak the member's language.
+        with translation.override(self.scope["user"].language):
+            await self._receive(text_data)
+
+    async def _receive(self, text_data) -> None:
         echo = {}
         try:
             content = frame_decode(text_data)
@@ -219,13 +232,14 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         await self.send(text_data=_dumps({"type": "report.received", "seq": seq, **echo}))
 
     async def on_history_fetch(self, *, echo, before=None, after=None, limit=None):
-        messages, has_more = await database_sync_to_async(selectors.room_history)(
-            room=self._room_ref(),
+        messages, has_more = await self._call(
+            _history_for_reader,
             before=before,
             after=after,
             limit=limit or selectors.HISTORY_DEFAULT,
         )
         where = {"after": after} if after is not None else {"before": before}
+        where = {k: v for k, v in where.items() if v is not None}
         await self._send_history(messages, has_more, resume=False, **where, **echo)
 
     async def on_ping(self, *, echo):
@@ -257,6 +271,18 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             self.kicked = True
             await self.channel_layer.group_discard(f"room.{self.room_id}", self.channel_name)
             await self.close(CLOSE_NOT_MEMBER)
+
+
+def _history_for_reader(*, user, room_id: int, **page):
+    # The membership may have ended since connecting and its kick been lost: check again,
+    # as every service does, so a former member reads nothing new.
+    try:
+        room, _manager = selectors.room_access(user=user, room_id=room_id)
+    except (selectors.RoomNotFound, selectors.NotRoomMember):
+        raise services.RoomError(
+            "not_member", _("You are not a member of this room any more.")
+        ) from None
+    return selectors.room_history(room=room, **page)
 
 
 def _echo(content: dict) -> dict:

@@ -5,6 +5,7 @@ member left) and raises `RoomError` with a stable `code` on refusal; nothing cha
 Events go out through `rooms.events` after the transaction commits.
 """
 
+import math
 from datetime import timedelta
 
 from django.conf import settings
@@ -83,11 +84,12 @@ def _check_rate(*, user: User, now) -> None:
     recent = Message.objects.filter(author=user, created_at__gt=now - window)
     if recent.count() >= settings.ROOM_RATE_LIMIT_MESSAGES:
         oldest = recent.order_by("created_at").values_list("created_at", flat=True).first()
-        retry = max(0.1, (oldest + window - now).total_seconds())
+        # Rounded up: a client that waits exactly this long is let through.
+        retry = max(0.1, math.ceil((oldest + window - now).total_seconds() * 10) / 10)
         raise RoomError(
             "rate_limited",
             _("You are sending messages too fast. Wait a few seconds."),
-            retry_after=round(retry, 1),
+            retry_after=retry,
         )
 
 
@@ -99,7 +101,11 @@ def message_send(*, user: User, room_id: int, body: str, client_id: str) -> tupl
     across processes and restarts).
     """
     room, _manager = _check_member(user=user, room_id=room_id)
-    existing = Message.objects.filter(room=room, author=user, client_id=client_id).first()
+    # The author comes along: the socket builds the retry's answer outside a thread.
+    sent = Message.objects.select_related("author").filter(
+        room=room, author=user, client_id=client_id
+    )
+    existing = sent.first()
     if existing is not None:
         return existing, False
     body = _clean_body(body)
@@ -108,7 +114,7 @@ def message_send(*, user: User, room_id: int, body: str, client_id: str) -> tupl
             message = _message_insert(user=user, room=room, body=body, client_id=client_id)
     except IntegrityError:
         # A concurrent retry of the same send won the race; its row is the answer.
-        existing = Message.objects.filter(room=room, author=user, client_id=client_id).first()
+        existing = sent.first()
         if existing is None:
             raise
         return existing, False

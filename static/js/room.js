@@ -46,6 +46,7 @@ let reconnectTimer = null;
 let watchdog = null;
 let gapRequested = false;
 let finalClose = null;
+let editing = null; // {seq, draft}: the edit in progress survives re-renders
 
 // ---------------------------------------------------------------------------- outbox
 
@@ -81,6 +82,7 @@ function flushOutbox() {
   for (const item of outbox.values()) {
     // Send once per connection; resend on the same connection only if no echo came.
     if (item.sentOn === connectionId && now - item.sentAt < 10000) continue;
+    if (item.retryAt && now < item.retryAt) continue; // refused for now: not before then
     item.sentOn = connectionId;
     item.sentAt = now;
     send({ type: "message.send", body: item.body, client_id: item.client_id });
@@ -202,8 +204,10 @@ const handlers = {
     render();
   },
   "message.updated"(frame) {
-    if (messages.has(frame.message.seq)) {
-      messages.set(frame.message.seq, frame.message);
+    const seq = frame.message.seq;
+    if (early.has(seq)) early.set(seq, frame.message); // shown once the gap is filled
+    if (messages.has(seq)) {
+      messages.set(seq, frame.message);
       render();
     }
   },
@@ -221,17 +225,21 @@ const handlers = {
   },
   error(frame) {
     const item = frame.client_id && outbox.get(frame.client_id);
-    if (frame.code === "rate_limited" && item) {
+    if (item && (frame.code === "rate_limited" || frame.code === "server_error")) {
+      // Try again later with the same client_id: a retry never stores a second copy.
+      const wait = (frame.retry_after || 5) * 1000;
       item.sentAt = 0;
-      setTimeout(flushOutbox, (frame.retry_after || 1) * 1000);
+      item.retryAt = Date.now() + wait;
+      setTimeout(flushOutbox, wait + 50);
       composerError.textContent = frame.detail;
       return;
     }
     if (item) {
-      // The server refused this message for good: give the text back to its author.
+      // The server refused this message for good: give the text back to its author,
+      // before whatever they have typed since rather than instead of it.
       outbox.delete(frame.client_id);
       saveOutbox();
-      if (!textarea.value) textarea.value = item.body;
+      textarea.value = textarea.value ? `${item.body}\n\n${textarea.value}` : item.body;
       render();
     }
     composerError.textContent = frame.detail;
@@ -244,7 +252,10 @@ function accept(message) {
     return;
   }
   if (message.seq <= lastSeq) {
-    return; // a duplicate: already shown
+    // A duplicate, already shown, or older than the oldest shown (the answer to a retry
+    // of a message stored long ago): either way it is stored, so it leaves the outbox.
+    sent(message);
+    return;
   }
   if (message.seq > lastSeq + 1) {
     early.set(message.seq, message);
@@ -270,7 +281,15 @@ function drainEarly() {
 function take(message) {
   messages.set(message.seq, message);
   lastSeq = message.seq;
-  if (message.author.id === me.id && outbox.delete(message.client_id)) saveOutbox();
+  sent(message);
+}
+
+function sent(message) {
+  const item = message.author.id === me.id && outbox.get(message.client_id);
+  if (!item) return;
+  outbox.delete(message.client_id);
+  saveOutbox();
+  if (item.retryAt) composerError.textContent = ""; // the refusal it showed is over
 }
 
 function requestGap(force = false) {
@@ -325,6 +344,14 @@ function messageItem(message, grouped) {
   if (message.edited_at) meta.append(" ", Object.assign(document.createElement("span"), {
     className: "meta", textContent: t("(edited)"),
   }));
+  if (editing && editing.seq === message.seq) {
+    if (message.deleted || message.hidden) {
+      editing = null; // removed meanwhile (in another tab, or by a manager)
+    } else {
+      item.append(meta, editForm(message));
+      return item;
+    }
+  }
   const body = document.createElement("p");
   body.className = "message-body";
   if (message.hidden) {
@@ -380,6 +407,12 @@ function pendingItem(entry) {
 
 function render() {
   const keepBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  // Every render rebuilds the list: an edit field that had the focus gets it back.
+  const active = document.activeElement;
+  const editFocus =
+    active && active.matches("form.edit textarea")
+      ? [active.selectionStart, active.selectionEnd]
+      : null;
   const items = [];
   let previous = null;
   const seqs = [...messages.keys()].sort((a, b) => a - b);
@@ -406,6 +439,11 @@ function render() {
   list.replaceChildren(...items);
   loadEarlier.hidden = !hasEarlier;
   if (keepBottom) list.scrollTop = list.scrollHeight;
+  const field = editFocus && list.querySelector("form.edit textarea");
+  if (field) {
+    field.focus();
+    field.setSelectionRange(...editFocus);
+  }
 }
 
 function renderOnline(online) {
@@ -421,37 +459,52 @@ function renderOnline(online) {
 // ---------------------------------------------------------------------------- actions
 
 function startEdit(message) {
-  const item = document.getElementById(`m-${message.seq}`);
-  if (!item) return;
+  editing = { seq: message.seq, draft: message.body };
+  render();
+  const field = list.querySelector("form.edit textarea");
+  if (field) {
+    field.focus();
+    field.setSelectionRange(field.value.length, field.value.length);
+  }
+}
+
+function stopEdit() {
+  editing = null;
+  render();
+  textarea.focus();
+}
+
+function editForm(message) {
   const form = document.createElement("form");
   form.className = "edit";
   const label = document.createElement("label");
   label.textContent = t("Edit your message");
   const field = document.createElement("textarea");
-  field.value = message.body;
+  field.value = editing.draft;
   field.maxLength = bodyMax;
+  field.addEventListener("input", () => {
+    if (editing) editing.draft = field.value;
+  });
   label.append(field);
   const save = Object.assign(document.createElement("button"), { type: "submit", textContent: t("Save") });
-  const cancel = button(t("Cancel"), () => render());
+  const cancel = button(t("Cancel"), stopEdit);
   form.append(label, save, " ", cancel);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const body = field.value.trim();
     if (body && body !== message.body) send({ type: "message.edit", seq: message.seq, body });
-    render();
-    textarea.focus();
+    stopEdit();
   });
   field.addEventListener("keydown", (event) => {
     if (event.key === "Escape") {
-      render();
-      textarea.focus();
-    } else if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      stopEdit();
+    } else if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       form.requestSubmit();
     }
   });
-  item.querySelector(".message-body").replaceWith(form);
-  field.focus();
+  return form;
 }
 
 let reporting = null;
