@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 from datetime import UTC, datetime
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -75,13 +76,23 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         await self._send_backlog(self._after_param())
         self.heartbeat_task = asyncio.create_task(self._heartbeat())
 
+    def _query(self) -> dict[str, str]:
+        return {
+            name: values[-1]
+            for name, values in parse_qs(self.scope.get("query_string", b"").decode()).items()
+        }
+
     def _after_param(self) -> int | None:
-        query = self.scope.get("query_string", b"").decode()
-        for part in query.split("&"):
-            name, _sep, value = part.partition("=")
-            if name == "after" and value.isdigit():
-                return int(value)
-        return None
+        value = self._query().get("after", "")
+        return int(value) if value.isdigit() else None
+
+    def _changed_since_param(self) -> datetime | None:
+        value = self._query().get("changed_since", "")
+        try:
+            since = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return since if since.tzinfo is not None else None
 
     def _state(self, room, is_manager: bool) -> dict:
         user = self.scope["user"]
@@ -110,6 +121,15 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         # A client that claims more than the room has (the room was reset) gets it all.
         last_seq = await database_sync_to_async(selectors.room_last_seq)(room_id=self.room_id)
         self.floor = min(after, last_seq)
+        since = self._changed_since_param()
+        if since is not None:
+            # Messages the client already has that changed while it was away.
+            changed = await database_sync_to_async(selectors.room_changes)(
+                room=self._room_ref(), up_to=self.floor, since=since
+            )
+            for message in changed:
+                frame = {"type": "message.updated", "message": selectors.message_frame(message)}
+                await self.send(text_data=_dumps(frame))
         for _page in range(BACKLOG_PAGES):
             messages, has_more = await history(
                 room=self._room_ref(), after=self.floor, limit=selectors.HISTORY_MAX

@@ -70,6 +70,8 @@ class Message(models.Model):
         related_name="+",
         verbose_name=_("hidden by"),
     )
+    # When it was last edited, deleted, hidden or restored (null: as sent).
+    changed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("message")
@@ -83,7 +85,10 @@ class Message(models.Model):
                 fields=["room", "author", "client_id"], name="message_client_id_once"
             ),
         ]
-        indexes = [models.Index(fields=["author", "created_at"], name="message_author_recent")]
+        indexes = [
+            models.Index(fields=["author", "created_at"], name="message_author_recent"),
+            models.Index(fields=["room", "changed_at"], name="message_room_changed"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.room_id}#{self.seq}"

@@ -66,6 +66,17 @@ def room_history(
     return list(reversed(page[:limit])), has_more
 
 
+CHANGES_MAX = 500
+
+
+def room_changes(*, room: Room, up_to: int, since) -> list[Message]:
+    """Messages up to seq `up_to` changed after `since` (edited, deleted, hidden or
+    restored), in seq order: what a client that was away has stale."""
+    return list(
+        _messages(room).filter(seq__lte=up_to, changed_at__gt=since).order_by("seq")[:CHANGES_MAX]
+    )
+
+
 def room_last_seq(*, room_id: int) -> int:
     return Room.objects.values_list("last_seq", flat=True).get(pk=room_id)
 

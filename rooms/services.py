@@ -158,7 +158,11 @@ def _own_or_managed(*, user: User, room_id: int, seq: int, manage: bool = False)
     return room, message
 
 
-def _broadcast_update(room: Room, message: Message) -> None:
+def _save_change(room: Room, message: Message, *fields: str) -> None:
+    """Save a changed message and tell the room. `changed_at` lets a client that was away
+    learn of changes to messages it already has (resume with `changed_since`)."""
+    message.changed_at = timezone.now()
+    message.save(update_fields=[*fields, "changed_at"])
     event_send_on_commit(
         room.group_name, frame_event({"type": "message.updated", "message": message_frame(message)})
     )
@@ -171,8 +175,7 @@ def message_edit(*, user: User, room_id: int, seq: int, body: str) -> Message:
         raise RoomError("not_editable", _("This message was removed; it cannot be edited."))
     message.body = _clean_body(body)
     message.edited_at = timezone.now()
-    message.save(update_fields=["body", "edited_at"])
-    _broadcast_update(room, message)
+    _save_change(room, message, "body", "edited_at")
     return message
 
 
@@ -182,8 +185,7 @@ def message_delete(*, user: User, room_id: int, seq: int) -> Message:
     room, message = _own_or_managed(user=user, room_id=room_id, seq=seq)
     if message.deleted_at is None:
         message.deleted_at = timezone.now()
-        message.save(update_fields=["deleted_at"])
-        _broadcast_update(room, message)
+        _save_change(room, message, "deleted_at")
     return message
 
 
@@ -199,13 +201,12 @@ def message_hide(*, user: User, room_id: int, seq: int, hidden: bool = True) -> 
         message.hidden_by = None
     else:
         return message
-    message.save(update_fields=["hidden_at", "hidden_by"])
+    _save_change(room, message, "hidden_at", "hidden_by")
     if not hidden:
         # Restoring closes the reports: a manager looked and decided to keep it.
         message.reports.filter(resolved_at__isnull=True).update(
             resolved_at=timezone.now(), resolved_by=user
         )
-    _broadcast_update(room, message)
     return message
 
 

@@ -46,6 +46,7 @@ let reconnectTimer = null;
 let watchdog = null;
 let gapRequested = false;
 let finalClose = null;
+let serverTime = null; // the server's clock at the last state, heartbeat or pong
 let editing = null; // {seq, draft}: the edit in progress survives re-renders
 
 // ---------------------------------------------------------------------------- outbox
@@ -96,7 +97,16 @@ let connectionId = 0;
 function connect() {
   clearTimeout(reconnectTimer);
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const after = lastSeq > 0 ? `?after=${lastSeq}` : "";
+  let after = "";
+  if (lastSeq > 0) {
+    after = `?after=${lastSeq}`;
+    if (serverTime) {
+      // Changes to messages already shown, made while away (30 s of margin for commits
+      // that were under way).
+      const since = new Date(Date.parse(serverTime) - 30000).toISOString();
+      after += `&changed_since=${encodeURIComponent(since)}`;
+    }
+  }
   socket = new WebSocket(`${scheme}://${location.host}${root.dataset.wsPath}${after}`);
   connectionId += 1;
   ready = false;
@@ -168,6 +178,7 @@ function setStatus(text) {
 
 const handlers = {
   "room.state"(frame) {
+    serverTime = frame.server_time;
     me = frame.you;
     heartbeatSeconds = frame.limits.heartbeat || heartbeatSeconds;
     ready = true;
@@ -215,9 +226,11 @@ const handlers = {
     renderOnline(frame.online);
   },
   heartbeat(frame) {
+    serverTime = frame.server_time;
     if (frame.last_seq > lastSeq) requestGap();
   },
   pong(frame) {
+    serverTime = frame.server_time;
     if (frame.last_seq > lastSeq) requestGap();
   },
   "report.received"() {

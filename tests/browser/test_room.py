@@ -196,6 +196,39 @@ def test_cut_connection_catches_up_in_order_and_sends_its_queue_once(daphne_serv
             expect(page.locator(BODIES).filter(has_text="typed while cut")).to_have_count(1)
 
 
+def test_changes_made_while_cut_show_after_reconnecting(daphne_server, chromium):
+    room, (alice, bob) = _room(members=2)
+    network = Cuttable()
+    with _browsers(room) as stack:
+        alice_page = _open_room(stack, chromium, daphne_server, alice, room, route=network)
+        bob_page = _open_room(stack, chromium, daphne_server, bob, room)
+        _connected(alice_page)
+        _connected(bob_page)
+        _say(bob_page, "first draft")
+        _say(bob_page, "to be deleted")
+        expect(alice_page.locator(BODIES)).to_have_text(["first draft", "to be deleted"])
+
+        network.cut()
+        expect(alice_page.locator("[data-connection]")).to_contain_text("Offline")
+        bob_page.locator("#composer-text").press("ArrowUp")  # edits the last one
+        bob_page.locator("form.edit textarea").press("Escape")
+        first = bob_page.locator(f"{SEQ}").first
+        first.get_by_role("button", name="Edit your message").click()
+        bob_page.locator("form.edit textarea").fill("second draft")
+        bob_page.locator("form.edit textarea").press("Enter")
+        bob_page.once("dialog", lambda dialog: dialog.accept())
+        bob_page.locator(SEQ).nth(1).get_by_role("button", name="Delete your message").click()
+        expect(bob_page.locator(BODIES)).to_have_text(["second draft", "This message was deleted."])
+        expect(alice_page.locator(BODIES)).to_have_text(["first draft", "to be deleted"])
+
+        network.mend()
+
+        expect(alice_page.locator(BODIES)).to_have_text(
+            ["second draft", "This message was deleted."], timeout=15_000
+        )
+        expect(alice_page.locator(f"{SEQ} .message-meta")).to_contain_text(["(edited)", ""])
+
+
 def test_lost_echo_then_cut_stores_and_shows_the_message_once(daphne_server, chromium):
     room, (alice,) = _room(members=1)
     network = Cuttable()

@@ -19,6 +19,7 @@ from django.utils import timezone
 from communities import services as community_services
 from communities.enums import JoinPolicy, MembershipStatus
 from communities.models import Membership
+from rooms import services as rooms_services
 from rooms.consumers import BACKLOG_PAGES
 from rooms.models import Message, Presence, Report, Room
 from rooms.selectors import message_frame, room_online
@@ -1331,3 +1332,52 @@ async def test_frame_after_lost_kick_answers_not_member_then_closes(room, frame,
     assert closed == {"type": "websocket.close", "code": 4403}
     assert await seqs(room) == [1]
     assert await adb(Report.objects.count)() == 0
+
+
+# Changes made while away ----------------------------------------------------------------
+
+
+async def test_resume_changed_since_sends_changes_to_messages_already_held(room, member):
+    _first, second, third = [await adb(MessageFactory)(room=room, author=member) for _ in range(3)]
+    away_since = timezone.now() - timedelta(seconds=1)
+    await adb(rooms_services.message_edit)(
+        user=member, room_id=room.pk, seq=second.seq, body="Edited while you were away"
+    )
+    since = away_since.isoformat().replace("+00:00", "Z")
+
+    async with connected(member, room.pk, f"after={third.seq}&changed_since={since}") as socket:
+        await socket.connect()
+        state = await receive(socket)
+        update = await receive(socket)
+        history = await receive(socket)
+
+    assert state["type"] == "room.state"
+    assert update["type"] == "message.updated"
+    assert update["message"]["seq"] == second.seq
+    assert update["message"]["body"] == "Edited while you were away"
+    assert history["type"] == "history"
+    assert history["messages"] == []
+
+
+async def test_resume_changed_since_after_the_change_sends_none(room, member):
+    message = await adb(MessageFactory)(room=room, author=member)
+    await adb(rooms_services.message_delete)(user=member, room_id=room.pk, seq=message.seq)
+    since = (timezone.now() + timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
+
+    async with connected(member, room.pk, f"after={message.seq}&changed_since={since}") as s:
+        await s.connect()
+        kinds = [(await receive(s))["type"], (await receive(s))["type"]]
+
+    assert kinds == ["room.state", "history"]
+
+
+@pytest.mark.parametrize("since", ["yesterday", "2026-01-01T00:00:00", ""])
+async def test_resume_changed_since_unreadable_or_naive_is_ignored(room, member, since):
+    message = await adb(MessageFactory)(room=room, author=member)
+    await adb(rooms_services.message_delete)(user=member, room_id=room.pk, seq=message.seq)
+
+    async with connected(member, room.pk, f"after={message.seq}&changed_since={since}") as s:
+        await s.connect()
+        kinds = [(await receive(s))["type"], (await receive(s))["type"]]
+
+    assert kinds == ["room.state", "history"]
