@@ -5,6 +5,7 @@ email on the console. Environment variables switch to production parts (see the
 README's table).
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -20,7 +21,9 @@ DEBUG = env.bool("DEBUG", default=False)
 
 
 def _secret_key() -> str:
-    key = env.str("SECRET_KEY", default="")
+    # Read as is: django-environ would take a key starting with "$" for a reference to
+    # another variable, and Django's own generator makes such keys.
+    key = os.environ.get("SECRET_KEY", "")
     if key:
         return key
     if not DEBUG:

@@ -125,3 +125,22 @@ def test_redis_url_selects_pubsub_layer_and_database_url_postgres(tmp_path):
         "channels_redis.pubsub.RedisPubSubChannelLayer {'hosts': ['redis://127.0.0.1:6379/3']} "
         "django.db.backends.postgresql chatserver"
     )
+
+
+def test_secret_key_starting_with_dollar_is_taken_as_is(tmp_path):
+    key = "$" + get_random_secret_key()[1:]
+    code = "from django.conf import settings as s; print(s.SECRET_KEY)"
+
+    result = _manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        code,
+        tmp_path=tmp_path,
+        DEBUG="false",
+        SECRET_KEY=key,
+        ALLOWED_HOSTS="cop.example.org",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == key
