@@ -29,14 +29,10 @@ def _community(request, slug):
 def room(request, slug):
     community, membership = _community(request, slug)
     if not community_can_read(user=request.user, membership=membership):
-        return render(
+        return _refused(
             request,
-            "communities/refused.html",
-            {
-                "community": community,
-                "message": _("Only this community's members read its chat room. Join it first."),
-            },
-            status=403,
+            community,
+            _("Only this community's members read its chat room. Join it first."),
         )
     chat_room = services.room_get_or_create_for_community(community=community)
     return render(
@@ -51,23 +47,28 @@ def room(request, slug):
     )
 
 
-def _manager_community(request, slug):
+def _refused(request, community, message):
+    return render(
+        request,
+        "communities/refused.html",
+        {"community": community, "message": message},
+        status=403,
+    )
+
+
+def _for_managers(request, slug):
+    """The community, and a refusal to return instead when the user does not manage it."""
     community, membership = _community(request, slug)
-    if not community_can_manage(user=request.user, membership=membership):
-        return community, False
-    return community, True
+    if community_can_manage(user=request.user, membership=membership):
+        return community, None
+    return community, _refused(request, community, _("Only this community's managers can do that."))
 
 
 @login_required
 def moderation(request, slug):
-    community, allowed = _manager_community(request, slug)
-    if not allowed:
-        return render(
-            request,
-            "communities/refused.html",
-            {"community": community, "message": _("Only this community's managers can do that.")},
-            status=403,
-        )
+    community, refusal = _for_managers(request, slug)
+    if refusal:
+        return refusal
     queue = selectors.moderation_queue(community=community)
     return render(request, "rooms/moderation.html", {"community": community, "queue": queue})
 
@@ -75,14 +76,9 @@ def moderation(request, slug):
 @require_POST
 @login_required
 def moderation_act(request, slug, pk, action):
-    community, allowed = _manager_community(request, slug)
-    if not allowed:
-        return render(
-            request,
-            "communities/refused.html",
-            {"community": community, "message": _("Only this community's managers can do that.")},
-            status=403,
-        )
+    community, refusal = _for_managers(request, slug)
+    if refusal:
+        return refusal
     message = get_object_or_404(Message, pk=pk, room__community=community)
     try:
         if action == "dismiss":
