@@ -294,14 +294,8 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
 
 
 def _history_for_reader(*, user, room_id: int, **page):
-    # The membership may have ended since connecting and its kick been lost: check again,
-    # as every service does, so a former member reads nothing new.
-    try:
-        room, _manager = selectors.room_access(user=user, room_id=room_id)
-    except (selectors.RoomNotFound, selectors.NotRoomMember):
-        raise services.RoomError(
-            "not_member", _("You are not a member of this room any more.")
-        ) from None
+    # A former member whose kick was lost reads nothing new.
+    room, _manager = services.room_member_check(user=user, room_id=room_id)
     return selectors.room_history(room=room, **page)
 
 

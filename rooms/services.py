@@ -56,7 +56,9 @@ def room_create(*, community: Community, kind: str, title: str) -> Room:
     return room
 
 
-def _check_member(*, user: User, room_id: int) -> tuple[Room, bool]:
+def room_member_check(*, user: User, room_id: int) -> tuple[Room, bool]:
+    """The room and whether `user` manages it; RoomError `not_member` when the membership
+    ended (its kick may have been lost, so every action checks again)."""
     try:
         return room_access(user=user, room_id=room_id)
     except (RoomNotFound, NotRoomMember):
@@ -100,7 +102,7 @@ def message_send(*, user: User, room_id: int, body: str, client_id: str) -> tupl
     returns the original message and stores nothing (a database constraint guarantees it
     across processes and restarts).
     """
-    room, _manager = _check_member(user=user, room_id=room_id)
+    room, _manager = room_member_check(user=user, room_id=room_id)
     # The author comes along: the socket builds the retry's answer outside a thread.
     sent = Message.objects.select_related("author").filter(
         room=room, author=user, client_id=client_id
@@ -142,7 +144,7 @@ def _message_insert(*, user: User, room: Room, body: str, client_id: str) -> Mes
 
 
 def _own_or_managed(*, user: User, room_id: int, seq: int, manage: bool = False):
-    room, is_manager = _check_member(user=user, room_id=room_id)
+    room, is_manager = room_member_check(user=user, room_id=room_id)
     message = (
         Message.objects.select_for_update()
         .select_related("author")
@@ -222,7 +224,7 @@ def reports_dismiss(*, user: User, message: Message) -> int:
 @transaction.atomic
 def message_report(*, user: User, room_id: int, seq: int, reason: str) -> Report:
     """A member reports a message to the managers. The author is never told who."""
-    room, _manager = _check_member(user=user, room_id=room_id)
+    room, _manager = room_member_check(user=user, room_id=room_id)
     message = Message.objects.filter(room=room, seq=seq).first()
     if message is None:
         raise RoomError("not_found", _("There is no such message in this room."))
