@@ -212,3 +212,17 @@ def browser_context(chromium):
 @pytest.fixture
 def page(browser_context):
     return browser_context.new_page()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_stray_postgres_sessions(django_db_setup, django_db_blocker):
+    """Threads that ran the consumers' database work keep their connections; PostgreSQL
+    will not drop the test database while they are open. End them before it tries."""
+    yield
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
