@@ -1,5 +1,6 @@
 # make run  — set up everything and serve the demo on http://127.0.0.1:8000
 # make test — the whole suite
+# make bench — the benchmark, about 10 minutes (bench/README.md); BENCH_ARGS=--quick for a smoke run
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -8,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install migrate seed messages lint clean
+.PHONY: run test bench install migrate seed messages lint clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +34,9 @@ run: $(STAMP) var/demo-password
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
