@@ -3,7 +3,6 @@
 import asyncio
 import time
 
-from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
@@ -22,7 +21,9 @@ def _database_round_trip() -> None:
 
 
 async def _check_database() -> None:
-    await sync_to_async(_database_round_trip, thread_sensitive=False)()
+    # A plain executor thread, not sync_to_async: on timeout the answer must not wait for
+    # a connection attempt that hangs (a pool waiting for a database that is down).
+    await asyncio.get_running_loop().run_in_executor(None, _database_round_trip)
 
 
 async def _check_channel_layer() -> None:

@@ -107,7 +107,25 @@ WSGI_APPLICATION = None
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
+    "DATABASE_POOL", default=False
+):
+    # Every database call of a socket runs on a worker thread; without a pool or
+    # CONN_MAX_AGE each opens a new PostgreSQL connection (the benchmark's largest cost).
+    # Django's own pool (psycopg_pool) hands them out instead. Opt-in for now: the test
+    # suite does not pass with it yet (see bench/README.md).
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN", default=2),
+        "max_size": env.int("DATABASE_POOL_MAX", default=20),
+        "timeout": 10,
+    }
+else:
+    # Sockets run their database work on one thread per process (Channels'
+    # database_sync_to_async): a persistent connection there saves a PostgreSQL connect
+    # per call. Health checks drop a connection the server closed.
+    is_postgres = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60 if is_postgres else 0)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded database lives under var/, which a fresh clone does not have yet.
     VAR_DIR.mkdir(parents=True, exist_ok=True)
