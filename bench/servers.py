@@ -43,6 +43,9 @@ _SERVER_ENV_DROPPED = (
 )
 
 
+# free_port, stop_process and wait_for_http serve the test suite's servers too.
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -56,7 +59,7 @@ def clean_env(**overrides: str) -> dict:
     return env
 
 
-def _stop(process: subprocess.Popen, grace: float = 5.0) -> None:
+def stop_process(process: subprocess.Popen, grace: float = 5.0) -> None:
     if process.poll() is not None:
         return
     process.terminate()
@@ -67,7 +70,7 @@ def _stop(process: subprocess.Popen, grace: float = 5.0) -> None:
         process.wait()
 
 
-def _wait_for_http(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
+def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
     """Until `url` answers with any HTTP status (the server is up)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -126,7 +129,7 @@ def _processes(name: str, commands: list[list[str]], env: dict, log_dir: Path, h
                 )
             urls.append(f"http://127.0.0.1:{port}")
         for url, process in zip(urls, started, strict=True):
-            _wait_for_http(url + health, process)
+            wait_for_http(url + health, process)
         yield Server(name, urls, [p.pid for p in started], logs, started)
     except Exception:
         for log in logs:
@@ -134,7 +137,7 @@ def _processes(name: str, commands: list[list[str]], env: dict, log_dir: Path, h
         raise
     finally:
         for process in started:
-            _stop(process)
+            stop_process(process)
 
 
 def _daphne(port: int, application: str) -> list[str]:
@@ -204,7 +207,7 @@ def redis_server(directory: Path, url: str | None = None):
             time.sleep(0.05)
         yield Redis(f"redis://127.0.0.1:{port}/0", process.pid)
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 # Our server ------------------------------------------------------------------------------

@@ -2,9 +2,6 @@ import contextlib
 import os
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from urllib.parse import quote
 
@@ -12,6 +9,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone, translation
 
+from bench.servers import stop_process, wait_for_http
 from tests import services
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,21 +83,6 @@ def database_url_for_tests() -> str:
     return f"postgres://{auth}{host}{port}/{s['NAME']}"
 
 
-def _wait_for_http(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited early with code {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except urllib.error.HTTPError:
-            return  # it answered
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"the server did not answer {url} within {timeout:g} s")
-
-
 @contextlib.contextmanager
 def run_daphne_process(log_path: Path, **env_overrides: str):
     """Run the real server (Daphne) in a subprocess on a free port; yields its base URL and
@@ -134,15 +117,10 @@ def run_daphne_process(log_path: Path, **env_overrides: str):
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            _wait_for_http(f"{base}/healthz", process)
+            wait_for_http(f"{base}/healthz", process)
             yield base, process
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process, grace=10)
 
 
 @contextlib.contextmanager

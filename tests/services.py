@@ -11,6 +11,8 @@ from urllib.parse import urlparse
 
 import pytest
 
+from bench.servers import free_port  # noqa: F401 - the tests' one, too
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -69,9 +71,3 @@ def chromium_available() -> bool:
 
 def gettext_available() -> bool:
     return shutil.which("xgettext") is not None and shutil.which("msgfmt") is not None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
