@@ -12,11 +12,13 @@ try {
   // No Intl time zone support: the site default applies.
 }
 
-// A time-zone menu marked data-browser-zone starts at the browser's own zone.
+// A time-zone menu marked data-browser-zone starts at the browser's own zone,
+// unless the person already chose one before this script ran.
 for (const select of document.querySelectorAll("select[data-browser-zone]")) {
   try {
     const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-    if ([...select.options].some((option) => option.value === zone)) select.value = zone;
+    const untouched = [...select.options].every((option) => option.selected === option.defaultSelected);
+    if (untouched && [...select.options].some((option) => option.value === zone)) select.value = zone;
   } catch (error) {
     // Keep the server's default.
   }

@@ -66,6 +66,27 @@ def test_sign_up_time_zone_starts_at_the_browsers_zone(daphne_server, chromium):
         context.close()
 
 
+def test_a_zone_chosen_before_the_script_runs_is_kept(daphne_server, page):
+    """The script that starts the menu at the browser's zone may run late (a slow
+    network); it must not overwrite a zone the person already picked."""
+    held = []
+    page.route("**/static/js/site*.js", lambda route: held.append(route))
+
+    # Module scripts run before DOMContentLoaded, so only wait for the response.
+    page.goto(daphne_server + "/accounts/signup/", wait_until="commit")
+    page.get_by_label("Time zone").select_option("America/Halifax")
+    for _ in range(250):
+        if held:
+            break
+        page.wait_for_timeout(20)
+    assert held, "site.js was never requested"
+    for route in held:
+        route.continue_()
+    page.wait_for_load_state("load")
+
+    expect(page.get_by_label("Time zone")).to_have_value("America/Halifax")
+
+
 def test_sign_in_form_works_with_the_keyboard_alone(daphne_server, page):
     UserFactory(email="person@example.org", display_name="Dr. Lee")
     page.goto(daphne_server + "/")
