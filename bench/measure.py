@@ -49,7 +49,9 @@ class Snapshot:
 
     def __init__(self, groups: dict[str, list[int]], redis_client=None):
         self.wall = time.monotonic()
-        self.cpu = {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in groups.items()}
+        # By pid: a process started since the previous snapshot (a server restarted by the
+        # reconnect storm) counts from zero, one that is gone counts no more.
+        self.cpu = {name: {pid: cpu_seconds(pid) for pid in pids} for name, pids in groups.items()}
         self.machine_busy, self.machine_total = machine_cpu()
         self.redis = redis_counters(redis_client) if redis_client is not None else None
 
@@ -59,12 +61,9 @@ class Snapshot:
             "seconds": round(wall, 3),
             # In % of one core: 200 means two cores busy.
             "cpu_percent": {
-                name: round(100 * (self.cpu[name] - before.cpu.get(name, 0.0)) / wall, 1)
-                for name in self.cpu
+                name: round(100 * self._used(before, name) / wall, 1) for name in self.cpu
             },
-            "cpu_seconds": {
-                name: round(self.cpu[name] - before.cpu.get(name, 0.0), 3) for name in self.cpu
-            },
+            "cpu_seconds": {name: round(self._used(before, name), 3) for name in self.cpu},
             "machine_cpu_percent": round(
                 100
                 * (self.machine_busy - before.machine_busy)
@@ -89,6 +88,12 @@ class Snapshot:
             )
         return result
 
+    def _used(self, before: "Snapshot", name: str) -> float:
+        earlier = before.cpu.get(name, {})
+        return sum(
+            max(0.0, seconds - earlier.get(pid, 0.0)) for pid, seconds in self.cpu[name].items()
+        )
+
 
 def redis_counters(client) -> dict:
     """Commands processed so far (each INFO call counts one)."""
@@ -101,6 +106,50 @@ def redis_counters(client) -> dict:
             for name, values in by_command.items()
         },
     }
+
+
+# TCP connections on loopback -------------------------------------------------------------
+
+TCP_STATES = {
+    "01": "ESTABLISHED",
+    "02": "SYN_SENT",
+    "03": "SYN_RECV",
+    "04": "FIN_WAIT1",
+    "05": "FIN_WAIT2",
+    "06": "TIME_WAIT",
+    "07": "CLOSE",
+    "08": "CLOSE_WAIT",
+    "09": "LAST_ACK",
+    "0A": "LISTEN",
+    "0B": "CLOSING",
+}
+_LOOPBACK = "0100007F"  # 127.0.0.1 as /proc/net/tcp writes it
+
+
+def tcp_connections(ports: set[int]) -> dict[tuple[int, int], dict]:
+    """The kernel's view of IPv4 loopback connections with a local port in `ports`, by
+    (local port, remote port): state, and the bytes in the send queue (not yet acknowledged
+    by the peer) and the receive queue (not yet read by the process). Read from
+    /proc/net/tcp, so a socket is observed without being read from."""
+    found = {}
+    try:
+        with open("/proc/net/tcp") as table:
+            next(table)
+            for line in table:
+                fields = line.split()
+                local, remote, state, queues = fields[1], fields[2], fields[3], fields[4]
+                address, port = local.split(":")
+                if address != _LOOPBACK or int(port, 16) not in ports:
+                    continue
+                send_q, receive_q = queues.split(":")
+                found[(int(port, 16), int(remote.split(":")[1], 16))] = {
+                    "state": TCP_STATES.get(state, state),
+                    "send_queue": int(send_q, 16),
+                    "receive_queue": int(receive_q, 16),
+                }
+    except OSError:
+        pass
+    return found
 
 
 # Latency ---------------------------------------------------------------------------------

@@ -70,7 +70,9 @@ def stop_process(process: subprocess.Popen, grace: float = 5.0) -> None:
         process.wait()
 
 
-def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
+def wait_for_http(
+    url: str, process: subprocess.Popen, timeout: float = 30.0, interval: float = 0.1
+) -> None:
     """Until `url` answers with any HTTP status (the server is up)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -82,7 +84,7 @@ def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 30.0) ->
         except urllib.error.HTTPError:
             return
         except OSError:
-            time.sleep(0.1)
+            time.sleep(interval)
     raise RuntimeError(f"the server did not answer {url} within {timeout:g} s")
 
 
@@ -94,13 +96,20 @@ def _tail(path: Path, lines: int = 30) -> str:
 
 @dataclass
 class Server:
-    """Running server processes: `urls` are their http:// bases, one per process."""
+    """Running server processes: `urls` are their http:// bases, one per process.
+
+    `kill(n)` and `start(n)` (scenario 4, the reconnect storm) end process n with SIGKILL
+    and start it again with the same command on the same port; `pids` and `processes` are
+    updated in place, so whoever holds the lists sees the new process."""
 
     name: str
     urls: list[str]
     pids: list[int]
     logs: list[Path] = field(default_factory=list)
     processes: list[subprocess.Popen] = field(default_factory=list)
+    commands: list[list[str]] = field(default_factory=list)
+    env: dict = field(default_factory=dict)
+    health: str = "/healthz"
 
     def log_tail(self) -> str:
         return "\n".join(f"---- {log.name}\n{_tail(log)}" for log in self.logs)
@@ -108,35 +117,58 @@ class Server:
     def alive(self) -> bool:
         return all(process.poll() is None for process in self.processes)
 
+    def kill(self, index: int = 0) -> float:
+        """kill -9 process `index`; the time.time() of the kill."""
+        process = self.processes[index]
+        killed_at = time.time()
+        process.kill()
+        process.wait(10)
+        return killed_at
+
+    def start(self, index: int = 0, timeout: float = 30.0) -> float:
+        """Start process `index` again (same command, same port, its log appended to);
+        the time.time() at which it answered `health`."""
+        if self.processes[index].poll() is None:
+            raise RuntimeError(f"{self.name} process {index} is still running")
+        with self.logs[index].open("a") as out:
+            out.write(f"\n---- restarted at {time.strftime('%H:%M:%S')}\n")
+            out.flush()
+            process = subprocess.Popen(
+                self.commands[index], cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT
+            )
+        self.processes[index] = process
+        self.pids[index] = process.pid
+        wait_for_http(self.urls[index] + self.health, process, timeout, interval=0.05)
+        return time.time()
+
 
 @contextlib.contextmanager
 def _processes(name: str, commands: list[list[str]], env: dict, log_dir: Path, health: str):
     """Start one process per command (each given its port by `commands`), yield a Server
-    once every one answers `health`; stop them all on exit."""
+    once every one answers `health`; stop them all on exit (restarted ones included)."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    started: list[subprocess.Popen] = []
-    logs: list[Path] = []
-    urls: list[str] = []
+    server = Server(name, [], [], commands=[command for _port, command in commands], env=env)
+    server.health = health
     try:
         for n, (port, command) in enumerate(commands):
             log = log_dir / f"{name}-{n}.log"
-            logs.append(log)
+            server.logs.append(log)
             with log.open("w") as out:
-                started.append(
-                    subprocess.Popen(
-                        command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-                    )
+                process = subprocess.Popen(
+                    command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
                 )
-            urls.append(f"http://127.0.0.1:{port}")
-        for url, process in zip(urls, started, strict=True):
+            server.processes.append(process)
+            server.pids.append(process.pid)
+            server.urls.append(f"http://127.0.0.1:{port}")
+        for url, process in zip(server.urls, server.processes, strict=True):
             wait_for_http(url + health, process)
-        yield Server(name, urls, [p.pid for p in started], logs, started)
+        yield server
     except Exception:
-        for log in logs:
+        for log in server.logs:
             print(f"---- {log} (last lines)\n{_tail(log)}", file=sys.stderr)
         raise
     finally:
-        for process in started:
+        for process in server.processes:
             stop_process(process)
 
 
@@ -222,11 +254,11 @@ class Deployment:
     env: dict
     work_dir: Path
 
-    def manage(self, *args: str, timeout: float = 300) -> str:
+    def manage(self, *args: str, timeout: float = 300, extra_env: dict | None = None) -> str:
         result = subprocess.run(
             [sys.executable, "manage.py", *args],
             cwd=ROOT,
-            env=self.env,
+            env={**self.env, **(extra_env or {})},
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -265,8 +297,23 @@ class Deployment:
             finally:
                 db.close()
 
+    def channel_layer(self, **env: str) -> str:
+        """The channel layer's class the server will use with `env` added (what the
+        settings make of the environment: the results name it)."""
+        out = self.manage(
+            "shell",
+            "-c",
+            "from django.conf import settings; "
+            "print(settings.CHANNEL_LAYERS['default']['BACKEND'])",
+            extra_env=env,
+            timeout=60,
+        )
+        return out.strip().splitlines()[-1].rsplit(".", 1)[-1]
+
     @contextlib.contextmanager
-    def serve(self, processes: int = 1):
+    def serve(self, processes: int = 1, **env: str):
+        """Daphne processes on free ports; `env` is added to the deployment's (e.g.
+        BENCH_CHANNEL_LAYER for the layer comparison)."""
         if processes > 1 and "REDIS_URL" not in self.env:
             raise ValueError("several processes need a shared channel layer (Redis)")
         ports = [free_port() for _ in range(processes)]
@@ -274,7 +321,11 @@ class Deployment:
         # A stopped server's presence rows would make the next one's rooms look busy.
         self.sql("DELETE FROM rooms_presence")
         with _processes(
-            f"ours-{self.name}", commands, self.env, self.work_dir / "logs", "/healthz"
+            f"ours-{self.name}",
+            commands,
+            {**self.env, **env},
+            self.work_dir / "logs",
+            "/healthz",
         ) as server:
             yield server
 
