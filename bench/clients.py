@@ -25,6 +25,7 @@ history) and at the end (a `pong`).
 
 import asyncio
 import contextlib
+import datetime
 import http.client
 import json
 import multiprocessing
@@ -44,6 +45,7 @@ from urllib.parse import urlencode, urlparse
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from bench import slow
 from bench.measure import Histogram, Snapshot, rss_kb
 
 OURS, BARE, TUTORIAL = "ours", "bare", "tutorial"
@@ -136,7 +138,8 @@ class _Conn:
         self.room = spec["room"]
         self.ws = None
         self.connected_at = 0.0
-        self.ready = asyncio.Event()  # ours: room.state and history received
+        self.ready = asyncio.Event()  # ours: room.state and history (or the resume) received
+        self.gone = asyncio.Event()  # the socket closed
         self.closed_code: int | None = None
         self.closed = False
         # Seqs: every seq up to `contiguous` was received; `ahead` holds later ones
@@ -147,12 +150,22 @@ class _Conn:
         self.max_seq = 0
         self.final_last: int | None = None
         self.pong = asyncio.Event()
+        # Reconnecting (scenario 4).
+        self.server_time = ""  # of the last room.state, heartbeat or pong
+        self.resuming = False
+        self.attempts = 0
+        self.disconnected_at: float | None = None
+        self.resumed_at: float | None = None
 
     def missing_upto(self, last: int) -> int:
         if self.start_seq is None:
             return 0
         received = (self.contiguous - self.start_seq) + sum(1 for seq in self.ahead if seq <= last)
         return max(0, (last - self.start_seq) - received)
+
+    @property
+    def usable(self) -> bool:
+        return not self.closed and self.ready.is_set() and not self.resuming
 
 
 class _Worker:
@@ -179,14 +192,38 @@ class _Worker:
         self.errors = Counter()
         self.duplicates = 0
         self.reordered = 0
+        self.retry_echoes = 0  # a retried message's answer, when the resume brought it too
         self.foreign = 0
         self.stray = 0  # deliveries with no phase tag (not ours)
         self.readers: set[asyncio.Task] = set()
+        self.tasks: set[asyncio.Task] = set()
+        # Typing (scenario 2): the first connection of worker 0 types; everyone counts
+        # the typing frames and times them against the typist's last send (shared).
+        self.typist = self.conns[0] if index == 0 and self.conns else None
+        self.typing_sent = 0
+        self.typing_received = 0
+        self.typing_hist = Histogram()
+        # Bytes of room-wide frames one connection received (scenario 6: what a member
+        # who does not read is due).
+        self.observer = self.conns[0] if index == 0 and self.conns else None
+        self.observed_bytes = 0
+        self.observed_frames = 0
+        # The reconnect storm's outbox: client_id -> [connection, frame, socket sent on,
+        # client_id].
+        self.outbox: dict[str, list] = {}
+        self.tried: dict[str, set[int]] = {}  # client_id -> the seqs it came back with
+        self.retried: dict[str, _Conn] = {}
+        self.reconnect_failures = Counter()
 
     # Barrier across processes ------------------------------------------------------------
 
     async def barrier(self, timeout: float) -> None:
         await asyncio.to_thread(self.control["barrier"].wait, timeout)
+
+    def _task(self, coroutine) -> None:
+        task = asyncio.create_task(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     # Receiving ---------------------------------------------------------------------------
 
@@ -203,12 +240,20 @@ class _Worker:
             self.in_window += 1
         self.last_delivery = time.monotonic()
 
-    def _on_ours(self, c: _Conn, raw: bytes, now_ns: int) -> None:
+    def _typing(self, c: _Conn, now: float) -> None:
+        if c is self.typist:
+            return  # the bare baseline echoes to the sender too
+        self.typing_received += 1
+        sent = self.control["typing_sent"].value
+        if sent:
+            self.typing_hist.add(max(0.0, now - sent) * 1000)
+
+    def _on_ours(self, c: _Conn, raw: bytes, now_ns: int) -> str:
         # Presence lists grow with the room and are not measured: not parsed.
         if raw.startswith(b'{"type":"presence"'):
             self.frames["presence"] += 1
             self.last_frame = time.monotonic()
-            return
+            return "presence"
         frame = json.loads(raw)
         kind = frame.get("type")
         self.frames[kind] += 1
@@ -216,32 +261,63 @@ class _Worker:
             # Each connection's own heartbeat never stops: the room is quiet without it.
             self.last_frame = time.monotonic()
         if kind == "message.new":
-            message = frame["message"]
-            if str(message["room"]) != c.room:
-                self.foreign += 1
-                return
-            if self._seq(c, message["seq"]):
-                with contextlib.suppress(ValueError, TypeError, AttributeError):
-                    self._delivered(json.loads(message["body"]), now_ns)
+            self._message(c, frame["message"], now_ns, live=True)
+        elif kind == "typing":
+            self._typing(c, now_ns / 1e9)
         elif kind == "room.state":
-            c.start_seq = c.contiguous = c.max_seq = frame["last_seq"]
+            c.server_time = frame.get("server_time", "")
+            if c.start_seq is None:
+                c.start_seq = c.contiguous = c.max_seq = frame["last_seq"]
+            elif c.resuming:
+                self._task(self._flush(c))  # as the page does: resend what had no echo
         elif kind == "history":
-            if not c.ready.is_set():
+            if c.resuming or frame.get("after") is not None:
+                # A resume's pages, or the answer to a history.fetch: count what is new.
+                for message in frame["messages"]:
+                    self._message(c, message, now_ns, live=False)
+                if frame["has_more"]:
+                    self._task(self._fetch(c))
+                elif c.resuming:
+                    c.resuming = False
+                    c.ready.set()
+                    self._task(self._flush(c))  # sent while the resume was under way
+            elif not c.ready.is_set():
                 last = max((m["seq"] for m in frame["messages"]), default=0)
                 c.start_seq = c.contiguous = c.max_seq = max(c.start_seq or 0, last)
                 c.ready.set()
+        elif kind == "heartbeat":
+            c.server_time = frame.get("server_time", c.server_time)
         elif kind == "pong":
+            c.server_time = frame.get("server_time", c.server_time)
             c.final_last = frame["last_seq"]
             c.pong.set()
         elif kind == "error":
             self.errors[frame.get("code", "?")] += 1
+        return kind
 
-    def _seq(self, c: _Conn, seq: int) -> bool:
-        """Count `seq` in; False for a duplicate."""
+    def _message(self, c: _Conn, message: dict, now_ns: int, *, live: bool) -> None:
+        if str(message["room"]) != c.room:
+            self.foreign += 1
+            return
+        client_id = message.get("client_id")
+        if client_id in self.tried:
+            self.tried[client_id].add(message["seq"])
+            self.outbox.pop(client_id, None)
+        retried = self.retried.get(client_id) is c
+        if self._seq(c, message["seq"], live=live, retried=retried):
+            with contextlib.suppress(ValueError, TypeError, AttributeError):
+                self._delivered(json.loads(message["body"]), now_ns)
+
+    def _seq(self, c: _Conn, seq: int, *, live: bool = True, retried: bool = False) -> bool:
+        """Count `seq` in; False if it was already there. Only live frames count as
+        duplicates or reordered: history pages may overlap by design."""
         if seq <= c.contiguous or seq in c.ahead:
-            self.duplicates += 1
+            if live and retried:
+                self.retry_echoes += 1  # the server's answer to a retry: expected
+            elif live:
+                self.duplicates += 1
             return False
-        if seq < c.max_seq:
+        if live and seq < c.max_seq:
             self.reordered += 1
         c.max_seq = max(c.max_seq, seq)
         if seq == c.contiguous + 1:
@@ -254,13 +330,22 @@ class _Worker:
         return True
 
     async def _read(self, c: _Conn) -> None:
+        ws, ready, gone = c.ws, c.ready, c.gone
         kind = c.kind
+        observer = c is self.observer
         try:
             while True:
-                raw = await c.ws.recv(decode=False)
+                raw = await ws.recv(decode=False)
                 now_ns = time.time_ns()
                 if kind == OURS:
-                    self._on_ours(c, raw, now_ns)
+                    what = self._on_ours(c, raw, now_ns)
+                    if observer and what not in ("heartbeat", "pong"):
+                        self.observed_bytes += len(raw) + 4  # + the frame's header
+                        self.observed_frames += 1
+                elif raw.startswith(b'{"type":"typing"'):
+                    self.last_frame = time.monotonic()
+                    self.frames["typing"] += 1
+                    self._typing(c, now_ns / 1e9)
                 else:
                     self.last_frame = time.monotonic()
                     self.frames["message"] += 1
@@ -270,14 +355,25 @@ class _Worker:
         except ConnectionClosed:
             pass
         finally:
-            c.closed = True
-            c.closed_code = c.ws.close_code
-            c.ready.set()
-            c.pong.set()
+            if c.ws is ws:  # not a socket already replaced by a reconnection
+                c.closed = True
+                c.closed_code = ws.close_code
+                c.pong.set()
+            ready.set()
+            gone.set()
 
     # Connecting --------------------------------------------------------------------------
 
-    async def _open(self, c: _Conn, timeout: float) -> None:
+    def _resume_query(self, c: _Conn) -> str:
+        """?after=<last seq held>&changed_since=<server time - 30 s>, as the page does."""
+        query = {"after": c.contiguous}
+        with contextlib.suppress(ValueError):
+            since = datetime.datetime.fromisoformat(c.server_time.replace("Z", "+00:00"))
+            since -= datetime.timedelta(seconds=30)
+            query["changed_since"] = since.isoformat().replace("+00:00", "Z")
+        return "?" + urlencode(query)
+
+    async def _open(self, c: _Conn, timeout: float, *, resume: bool = False) -> None:
         spec = c.spec
         options = {
             "compression": None,
@@ -289,8 +385,12 @@ class _Worker:
             "ping_interval": None,
             "max_size": 2**22,  # presence lists of a big room are large
         }
+        c.ready, c.gone = asyncio.Event(), asyncio.Event()
+        c.closed, c.closed_code, c.resuming = False, None, resume
         if c.kind == OURS:
             url = spec["url"].replace("http", "ws", 1) + f"/ws/rooms/{c.room}/"
+            if resume:
+                url += self._resume_query(c)
             c.ws = await connect(
                 url, origin=spec["url"], additional_headers={"Cookie": spec["cookie"]}, **options
             )
@@ -303,7 +403,8 @@ class _Worker:
             await asyncio.wait_for(c.ready.wait(), timeout)
             if c.closed:
                 raise ConnectionError(f"closed with code {c.closed_code}")
-        c.connected_at = time.time()
+        if not c.connected_at:
+            c.connected_at = time.time()
 
     async def connect_all(self, concurrency: int, timeout: float) -> dict:
         gate = asyncio.Semaphore(concurrency)
@@ -358,18 +459,26 @@ class _Worker:
             return json.dumps({"message": payload})
         return payload
 
-    async def send_phase(self, phase: int, rate: float, duration: float, t0: float) -> None:
-        """Open loop: this worker's share of `rate` (messages/s over every sender), at even
-        intervals, round robin over its senders, whatever the answers."""
+    async def send_phase(self, phase: int, plan: dict, t0: float) -> None:
+        """Open loop: this worker's share of the plan's rate (messages/s over every
+        sender), at even intervals, round robin over its senders, whatever the answers;
+        and the typist's typing frames if the plan has them."""
+        rate, duration = plan["rate"], plan["duration"]
+        pad = ',"x":"' + "x" * plan["pad"] + '"' if plan.get("pad") else ""
         self.sent[phase] = Counter()
         lag = self.send_lag[phase] = Histogram()
         senders = [c for c in self.senders if not c.closed]
         end = t0 + duration
         self.window = (int(t0 * 1e9), int(end * 1e9))
         self.in_window = 0
+        typing = None
+        if plan.get("typing") and self.typist is not None and self.typist.kind != TUTORIAL:
+            typing = asyncio.create_task(self._type(self.typist, plan["typing"], t0, end))
         total_senders = self.control["total_senders"]
         if not senders or rate <= 0:
             await asyncio.sleep(max(0.0, end - time.time()))
+            if typing is not None:
+                await typing
             return
         interval = total_senders / (rate * len(self.senders))
         first = t0 + self.random.random() * interval  # workers do not send in step
@@ -384,7 +493,7 @@ class _Worker:
             elif n % 16 == 0:
                 await asyncio.sleep(0)  # behind schedule: still let the readers run
             c = senders[n % len(senders)]
-            payload = f'{{"t":{time.time_ns()},"p":{phase}}}'
+            payload = f'{{"t":{time.time_ns()},"p":{phase}{pad}}}'
             self.n += 1
             try:
                 await c.ws.send(self._frame(c, payload, self.n))
@@ -395,14 +504,152 @@ class _Worker:
             lag.add(max(0.0, time.time() - due) * 1000)
             n += 1
         await asyncio.sleep(max(0.0, end - time.time()))
+        if typing is not None:
+            await typing
 
-    # The final check (our server) ----------------------------------------------------------
+    async def _type(self, c: _Conn, interval: float, t0: float, end: float) -> None:
+        """A `typing` frame every `interval` seconds; its send time is shared with every
+        worker, which times the typing frames they receive against it."""
+        k = 0
+        while (due := t0 + 0.05 + k * interval) < end:
+            await asyncio.sleep(max(0.0, due - time.time()))
+            self.control["typing_sent"].value = time.time()
+            try:
+                await c.ws.send('{"type":"typing"}')
+            except ConnectionClosed:
+                return
+            self.typing_sent += 1
+            k += 1
+
+    # The reconnect storm (scenario 4) ----------------------------------------------------
+
+    async def storm(self, plan: dict, t0: float) -> dict:
+        """The parent kills the server meanwhile and starts it again on the same port.
+        Every connection that drops reconnects with backoff and jitter and resumes with
+        ?after=<its last seq>; a few senders keep sending throughout, keeping what had no
+        echo in an outbox that is resent (same client_id) once they are back. Over when
+        the server is back, every dropped connection has resumed and every message tried
+        came back (or at `timeout`)."""
+        number = plan["number"]
+        self.phase = number
+        deadline = t0 + plan["timeout"]
+        send_end = t0 + plan["seconds"]
+        live = [c for c in self.conns if c.connected_at and not c.closed and c.kind == OURS]
+        for c in live:
+            c.attempts, c.disconnected_at, c.resumed_at = 0, None, None
+        keepers = [asyncio.create_task(self._keep(c, plan, deadline)) for c in live]
+        workers = self.control["workers"]
+        share = plan["senders"] // workers + (1 if self.index < plan["senders"] % workers else 0)
+        senders = [c for c in self.senders if c in live][:share]
+        tried_before = set(self.tried)
+        stats = Counter()
+        sending = [
+            asyncio.create_task(self._storm_sender(c, plan, number, t0, send_end, stats))
+            for c in senders
+        ]
+        while time.time() < deadline:
+            await asyncio.sleep(0.05)
+            if time.time() < send_end or not self.control["restarted"].value:
+                continue
+            dropped = [c for c in live if c.disconnected_at]
+            if all(c.resumed_at and not c.closed for c in dropped) and not self.outbox:
+                break
+        for task in (*keepers, *sending):
+            task.cancel()
+        await asyncio.gather(*keepers, *sending, return_exceptions=True)
+        mine = {cid: seqs for cid, seqs in self.tried.items() if cid not in tried_before}
+        dropped = [c for c in live if c.disconnected_at]
+        return {
+            "connections": len(live),
+            "disconnected": len(dropped),
+            "resumed": sum(1 for c in dropped if c.resumed_at and not c.closed),
+            "first_disconnected_at": min((c.disconnected_at for c in dropped), default=None),
+            "resumed_at": [c.resumed_at for c in dropped if c.resumed_at],
+            "attempts": [c.attempts for c in dropped],
+            "failures": dict(self.reconnect_failures),
+            "tried": len(mine),
+            "queued_while_down": stats["queued"],
+            "resent": stats["resent"],
+            "unconfirmed": sum(1 for seqs in mine.values() if not seqs),
+            "stored_twice": sum(1 for seqs in mine.values() if len(seqs) > 1),
+        }
+
+    async def _keep(self, c: _Conn, plan: dict, deadline: float) -> None:
+        """Reconnect `c` whenever it drops, until the storm is over."""
+        while time.time() < deadline:
+            await c.gone.wait()
+            c.disconnected_at = c.disconnected_at or time.time()
+            c.resumed_at = None
+            attempt = 0
+            while time.time() < deadline:
+                # As a browser would: 0.3-0.5 s, doubling, at most `cap`, +-25 % jitter.
+                delay = min(plan["backoff_cap"], plan["backoff_start"] * 2**attempt)
+                await asyncio.sleep(delay * self.random.uniform(0.75, 1.25))
+                attempt += 1
+                c.attempts += 1
+                try:
+                    await self._open(c, max(0.5, min(15.0, deadline - time.time())), resume=True)
+                except Exception as error:
+                    self.reconnect_failures[type(error).__name__] += 1
+                    if c.ws is not None and not c.closed:
+                        c.ws.transport.abort()
+                    c.closed = True
+                    continue
+                c.resumed_at = time.time()
+                break
+
+    async def _storm_sender(
+        self, c: _Conn, plan: dict, number: int, t0: float, end: float, stats: Counter
+    ) -> None:
+        interval = 1.0 / plan["rate_per_sender"]
+        due = t0 + self.random.random() * interval
+        while due < end:
+            await asyncio.sleep(max(0.0, due - time.time()))
+            self.n += 1
+            client_id = f"{self.token}-{self.index}-{self.n}"
+            body = f'{{"t":{time.time_ns()},"p":{number}}}'
+            frame = json.dumps({"type": "message.send", "body": body, "client_id": client_id})
+            self.tried[client_id] = set()
+            self.outbox[client_id] = entry = [c, frame, None, client_id]
+            if c.usable:
+                await self._send_entry(entry, stats)
+            else:
+                stats["queued"] += 1  # offline: sent once the socket is back
+            due += interval
+
+    async def _send_entry(self, entry: list, stats: Counter) -> None:
+        c, frame, sent_on, client_id = entry
+        if sent_on is not None:
+            self.retried[client_id] = c
+            stats["resent"] += 1
+        entry[2] = c.ws
+        with contextlib.suppress(ConnectionClosed):
+            await c.ws.send(frame)
+
+    async def _flush(self, c: _Conn) -> None:
+        """Send what `c` has in the outbox and has not sent on this socket."""
+        stats = self._flush_stats
+        for client_id, entry in list(self.outbox.items()):
+            if entry[0] is c and entry[2] is not c.ws and client_id in self.outbox:
+                await self._send_entry(entry, stats)
+
+    async def _fetch(self, c: _Conn) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            await c.ws.send(
+                json.dumps({"type": "history.fetch", "after": c.contiguous, "limit": 100})
+            )
+
+    # The check of every seq (our server) ---------------------------------------------------
 
     async def final_check(self, timeout: float) -> dict:
         """Ask every open connection the room's last seq (ping -> pong), then wait until
-        each holds every seq up to it: what is still missing then is a gap."""
+        each holds every seq up to it: what is still missing then is a gap. Also run
+        between scenarios that share a session: the counts are since the session began."""
         deadline = time.monotonic() + timeout
-        open_conns = [c for c in self.conns if not c.closed]
+        open_conns = [c for c in self.conns if not c.closed and c.kind == OURS]
+        for c in open_conns:
+            c.final_last = None
+            c.pong.clear()
         for c in open_conns:
             with contextlib.suppress(ConnectionClosed):
                 await c.ws.send('{"type":"ping","request_id":"final"}')
@@ -429,29 +676,58 @@ class _Worker:
             "last_seq_by_room": last_by_room,
         }
 
+    def _counters(self) -> dict:
+        return {
+            "duplicates": self.duplicates,
+            "reordered": self.reordered,
+            "retry_echoes": self.retry_echoes,
+            "foreign": self.foreign,
+        }
+
     # The whole run -----------------------------------------------------------------------
 
     async def run(self) -> None:
         control = self.control
         long_wait = control["barrier_timeout"]
+        self._flush_stats = Counter()
         await self.barrier(long_wait)  # ready
         connected = await self.connect_all(control["concurrency"], control["open_timeout"])
         self.queue.put(("connected", self.index, connected))
         await self.barrier(long_wait)  # everyone connected
         settle = await self.quiet(control["settle_quiet"], control["settle_max"])
         await self.barrier(long_wait + control["settle_max"])  # settled
-        phase = 0
         while True:
-            await self.barrier(long_wait)  # the parent has set the next phase
-            if control["stop"].value:
+            await self.barrier(long_wait)  # the parent has set the next plan
+            plan = json.loads(control["plan"].value)
+            kind = plan["kind"]
+            if kind == "stop":
                 break
-            rate, duration, t0 = (
-                control["rate"].value,
-                control["duration"].value,
-                control["t0"].value,
-            )
+            frames, errors = self.frames.copy(), self.errors.copy()
+            self.observed_bytes = self.observed_frames = 0
+            typing_sent, typing_received = self.typing_sent, self.typing_received
+            self.typing_hist = Histogram()
+            quiet = 0.0
+            if plan.get("quiet"):
+                quiet = await self.quiet(control["settle_quiet"], plan["quiet"])
+            await self.barrier(long_wait + plan.get("quiet", 0))  # everyone ready
+            await self.barrier(long_wait)  # go: the parent has set t0
+            t0 = control["t0"].value
+            if kind == "check":
+                check = await self.final_check(control["final_timeout"])
+                self.queue.put(("check", self.index, {**check, **self._counters()}))
+                await self.barrier(long_wait + control["final_timeout"])  # check end
+                continue
+            if kind == "storm":
+                self._flush_stats = Counter()
+                report = await self.storm(plan, t0)
+                report["resent"] += self._flush_stats["resent"]
+                report["errors"] = dict(self.errors - errors)
+                self.queue.put(("storm", self.index, report))
+                await self.barrier(long_wait + plan["timeout"])  # storm end
+                continue
+            phase = plan["number"]
             self.phase = phase
-            await self.send_phase(phase, rate, duration, t0)
+            await self.send_phase(phase, plan, t0)
             self.queue.put(("sent", self.index, dict(self.sent[phase])))
             await self.barrier(long_wait)  # everyone has sent
             await self.barrier(long_wait)  # the parent has worked out what each should get
@@ -470,11 +746,19 @@ class _Worker:
                         "hist": hist.to_json(),
                         "send_lag": self.send_lag[phase].to_json(),
                         "drain_seconds": round(drained, 2),
+                        "quiet_seconds": round(quiet, 2),
+                        "frames": dict(self.frames - frames),
+                        "errors": dict(self.errors - errors),
+                        "typing_sent": self.typing_sent - typing_sent,
+                        "typing_room": self.typist.room if self.typist else None,
+                        "typing_received": self.typing_received - typing_received,
+                        "typing_hist": self.typing_hist.to_json(),
+                        "observed_bytes": self.observed_bytes,
+                        "observed_frames": self.observed_frames,
                     },
                 )
             )
-            await self.barrier(long_wait + duration + control["drain_max"])  # phase end
-            phase += 1
+            await self.barrier(long_wait + plan["duration"] + control["drain_max"])  # end
         check = {}
         if any(c.kind == OURS for c in self.conns):
             check = await self.final_check(control["final_timeout"])
@@ -487,13 +771,11 @@ class _Worker:
                     "hist": {p: h.to_json() for p, h in self.hist.items()},
                     "frames": dict(self.frames),
                     "errors": dict(self.errors),
-                    "duplicates": self.duplicates,
-                    "reordered": self.reordered,
-                    "foreign": self.foreign,
                     "stray": self.stray,
                     "closed_during_run": Counter(
                         str(c.closed_code) for c in self.conns if c.closed and c.connected_at
                     ),
+                    **self._counters(),
                     **check,
                 },
             )
@@ -513,6 +795,48 @@ def _worker_main(index: int, specs: list[dict], control: dict, queue) -> None:
 
 # The parent's side -----------------------------------------------------------------------
 
+PLAN_BYTES = 8192
+
+
+def _plan(plan) -> dict:
+    """A plan as `decide` returns it: (offered messages/s, seconds), or a dict with
+    `kind` "send" (the default: rate, duration; optionally typing: seconds between the
+    typist's frames, pad: characters added to each body, slow: slow clients to open,
+    quiet: seconds to wait at most for the room to go quiet first), "storm" (see
+    _Worker.storm) or "check" (every connection's seqs against the room's last)."""
+    if isinstance(plan, tuple):
+        rate, duration = plan
+        plan = {"rate": rate, "duration": duration}
+    return {"kind": "send", "tag": "", **plan}
+
+
+class _Sampler(threading.Thread):
+    """Every second of a phase: the server processes' resident memory and, when there
+    are any, the slow clients' sockets seen from the kernel."""
+
+    def __init__(self, pids: list[int], slow_clients: list, started: float):
+        super().__init__(daemon=True)
+        self.pids, self.slow_clients, self.started = pids, slow_clients, started
+        self.rss: list[tuple[float, int]] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while True:
+            self.rss.append(
+                (round(time.time() - self.started, 2), sum(rss_kb(pid) for pid in self.pids))
+            )
+            slow.watch(self.slow_clients, self.started)
+            if self.stop.wait(1.0):
+                return
+
+    def finish(self) -> list[tuple[float, int]]:
+        self.stop.set()
+        self.join(5)
+        self.rss.append(
+            (round(time.time() - self.started, 2), sum(rss_kb(pid) for pid in self.pids))
+        )
+        return self.rss
+
 
 def run_session(
     specs: list[dict],
@@ -528,20 +852,26 @@ def run_session(
     settle_max: float = 30.0,
     drain_max: float = 5.0,
     final_timeout: float = 10.0,
+    slow_specs: list[dict] | None = None,
+    restart=None,
+    progress=None,
 ) -> dict:
     """Connect `specs` from `workers` processes, then run phases while
-    `decide(phases_so_far)` returns (offered messages/s, seconds); None ends the session.
-    Returns the measurements (see bench/README.md)."""
+    `decide(phases_so_far)` returns a plan (see _plan); None ends the session.
+    `slow_specs` are the connections a plan's `slow` opens (bench/slow.py); `restart()`
+    kills the server and starts it again for a storm, and returns when and how; `progress`
+    is told each phase's result. Returns the measurements (see bench/README.md)."""
     context = multiprocessing.get_context("spawn")
     workers = max(1, min(workers, len(specs)))
     barrier = context.Barrier(workers + 1)
     control = {
         "barrier": barrier,
         "barrier_timeout": open_timeout * (1 + len(specs) / concurrency / workers) + 30,
-        "stop": context.Value("b", 0),
-        "rate": context.Value("d", 0.0),
-        "duration": context.Value("d", 0.0),
+        "plan": context.Array("c", PLAN_BYTES),
         "t0": context.Value("d", 0.0),
+        "typing_sent": context.RawValue("d", 0.0),
+        "restarted": context.Value("b", 0),
+        "workers": workers,
         "total_senders": sum(1 for spec in specs if spec["sends"]),
         "concurrency": concurrency,
         "open_timeout": open_timeout,
@@ -588,7 +918,16 @@ def run_session(
             got[index] = body
         return [got[i] for i in range(workers)]
 
+    def set_plan(plan: dict) -> None:
+        data = json.dumps(plan).encode()
+        if len(data) >= PLAN_BYTES:
+            raise ValueError("plan too long")
+        control["plan"].value = data
+
+    slow_clients: list[slow.SlowClient] = []
     stages = {"start": time.monotonic()}
+    phases: list[dict] = []
+    checks: list[dict] = []
     try:
         wait(control["barrier_timeout"])  # ready
         stages["ready"] = time.monotonic()
@@ -606,19 +945,51 @@ def run_session(
         by_room = Counter()
         for report in connected:
             by_room.update(report["connected_by_room"])
-        phases = []
         while True:
             plan = decide(phases)
             if plan is None:
-                control["stop"].value = 1
+                set_plan({"kind": "stop"})
                 wait(30)
                 break
-            rate, duration = plan
-            control["rate"].value = rate
-            control["duration"].value = duration
-            control["t0"].value = time.time() + 0.3
-            wait(30)  # phase start
+            plan = _plan(plan)
+            kind = plan["kind"]
+            if kind != "check":
+                plan["number"] = len(phases)
+            set_plan(plan)
+            wait(30)  # the plan is set
+            opened = []
+            if plan.get("slow"):
+                for spec in (slow_specs or [])[: plan["slow"]]:
+                    client = slow.SlowClient(spec["url"], spec["room"], spec["cookie"])
+                    slow_clients.append(client)
+                    opened.append(client)
+                    with contextlib.suppress(OSError):
+                        client.open()
+            wait(30 + plan.get("quiet", 0))  # everyone ready (the room quiet if asked)
+            control["t0"].value = t0 = time.time() + 0.3
+            wait(30)  # go
+            if kind == "check":
+                wait(final_timeout + 30)  # check end
+                checks.append({"tag": plan["tag"], "workers": collect("check", 30)})
+                continue
             start = snapshot()
+            sampler = _Sampler(server_pids, opened, t0)
+            sampler.start()
+            if kind == "storm":
+                time.sleep(max(0.0, t0 + plan["kill_after"] - time.time()))
+                timing = restart()
+                control["restarted"].value = 1
+                wait(control["barrier_timeout"] + plan["timeout"])  # storm end
+                end = snapshot()
+                reports = collect("storm", 30)
+                control["restarted"].value = 0
+                phase = _storm_result(plan, reports, timing, end.since(start))
+                phase["server_rss_kb"] = sampler.finish()
+                phases.append(phase)
+                if progress:
+                    progress(phase)
+                continue
+            duration = plan["duration"]
             wait(control["barrier_timeout"] + duration)  # everyone has sent
             sent_by_room = Counter()
             for sent in collect("sent", 30):
@@ -631,8 +1002,15 @@ def run_session(
             wait(30)  # expected deliveries set
             wait(control["barrier_timeout"] + drain_max)  # phase end
             end = snapshot()
+            rss = sampler.finish()
             reports = collect("phase", 30)
-            phases.append(_phase_result(rate, duration, reports, by_room, end.since(start)))
+            phase = _phase_result(plan, reports, by_room, end.since(start))
+            phase["server_rss_kb"] = rss
+            if opened:
+                phase["slow_clients"] = _slow_result(opened, t0, phase)
+            phases.append(phase)
+            if progress:
+                progress(phase)
         stages["phases"] = time.monotonic()
         finals = collect("final", final_timeout + 60)
         stages["final"] = time.monotonic()
@@ -642,6 +1020,8 @@ def run_session(
     finally:
         finished.set()
         barrier.abort()
+        for client in slow_clients:
+            client.abort()
         for process in processes:
             if process.is_alive():
                 process.terminate()
@@ -670,6 +1050,7 @@ def run_session(
         "server_rss_kb_after": rss_after,
         "server_kb_per_connection": round((rss_after - rss_before) / max(connections, 1), 1),
         "phases": phases,
+        "checks": [_check_result(check) for check in checks],
         "frames": dict(sum((Counter(final["frames"]) for final in finals), Counter())),
         "errors": dict(sum((Counter(final["errors"]) for final in finals), Counter())),
         "gaps": sum(final.get("gaps", 0) for final in finals),
@@ -677,6 +1058,7 @@ def run_session(
         "no_final_pong": sum(final.get("no_pong", 0) for final in finals),
         "duplicates": sum(final["duplicates"] for final in finals),
         "reordered": sum(final["reordered"] for final in finals),
+        "retry_echoes": sum(final["retry_echoes"] for final in finals),
         "foreign": sum(final["foreign"] for final in finals),
         "closed_during_run": dict(closed),
         "workers": workers,
@@ -687,22 +1069,48 @@ def run_session(
     }
 
 
-def _phase_result(
-    rate: float, duration: float, reports: list[dict], by_room: Counter, resources: dict
-) -> dict:
+def _check_result(check: dict) -> dict:
+    """A check between two scenarios of one session: counts since the session began."""
+    reports = check["workers"]
+    return {
+        "tag": check["tag"],
+        **{
+            name: sum(report[name] for report in reports)
+            for name in (
+                "gaps",
+                "connections_with_gaps",
+                "no_pong",
+                "duplicates",
+                "reordered",
+                "retry_echoes",
+                "foreign",
+            )
+        },
+    }
+
+
+def _phase_result(plan: dict, reports: list[dict], by_room: Counter, resources: dict) -> dict:
     """What the parent knows of a phase when it ends (decisions are made on this)."""
+    rate, duration = plan["rate"], plan["duration"]
     sent_by_room = Counter()
     hist = Histogram()
     lag = Histogram()
+    typing_hist = Histogram()
+    frames, errors = Counter(), Counter()
     for report in reports:
         sent_by_room.update(report["sent_by_room"])
         hist.merge(Histogram.from_json(report["hist"]))
         lag.merge(Histogram.from_json(report["send_lag"]))
+        typing_hist.merge(Histogram.from_json(report["typing_hist"]))
+        frames.update(report["frames"])
+        errors.update(report["errors"])
     expected = sum(count * by_room[room] for room, count in sent_by_room.items())
     in_time = sum(report["in_time"] for report in reports)
     in_window = sum(report["in_window"] for report in reports)
     fanout = sum(by_room.values()) / max(len(by_room), 1)
-    return {
+    result = {
+        "tag": plan["tag"],
+        "kind": "send",
         "offered_messages_per_second": round(rate, 2),
         "offered_deliveries_per_second": round(rate * fanout, 1),
         "seconds": duration,
@@ -714,6 +1122,120 @@ def _phase_result(
         "latency_in_time": hist.summary(),
         "send_lag": lag.summary(),
         "drain_seconds": max(report["drain_seconds"] for report in reports),
+        "quiet_seconds": max(report["quiet_seconds"] for report in reports),
+        "frames": dict(frames),
+        "errors": dict(errors),
+        "resources": resources,
+    }
+    for key in ("fraction", "of_deliveries_per_second", "pad", "slow", "control"):
+        if key in plan:
+            result[key] = plan[key]
+    if plan.get("typing"):
+        sent = sum(report["typing_sent"] for report in reports)
+        room = next((r["typing_room"] for r in reports if r["typing_room"] is not None), None)
+        expected_typing = sent * max(0, by_room.get(room, 0) - 1)
+        received = sum(report["typing_received"] for report in reports)
+        result["typing"] = {
+            "interval": plan["typing"],
+            "sent": sent,
+            "expected": expected_typing,
+            "received": received,
+            "received_per_second": round(received / duration, 1),
+            "expected_per_second": round(expected_typing / duration, 1),
+            # Receive time - the typist's last send: under-reads a latency over `interval`.
+            "latency": typing_hist.summary(),
+        }
+    observed = sum(report["observed_bytes"] for report in reports)
+    if observed:
+        result["room_bytes_per_member"] = observed
+        result["room_frames_per_member"] = sum(report["observed_frames"] for report in reports)
+    return result
+
+
+def _slow_result(clients: list, t0: float, phase: dict) -> dict:
+    """What became of the slow clients: when the server closed them (seen from the
+    kernel's table while nothing was read), what was queued in the kernel for them at the
+    end, what they were due, and what reading afterwards found."""
+    last = slow.watch(clients, t0)
+    with ThreadPoolExecutor(len(clients)) as pool:
+        after = list(pool.map(lambda client: client.finish(), clients))
+    due = phase.get("room_bytes_per_member", 0)
+    each = []
+    for client, sample, read in zip(clients, last, after, strict=True):
+        kernel = sample["kernel_queued"] if sample["client_state"] == "ESTABLISHED" else None
+        each.append(
+            {
+                "joined": client.joined,
+                "handshake_error": client.handshake_error,
+                "closed_by_server_after": (
+                    round(client.closed_at - t0, 1) if client.closed_at else None
+                ),
+                "closed_how": client.closed_how,
+                "state_at_end": {
+                    "client": sample["client_state"],
+                    "server": sample["server_state"],
+                },
+                "kernel_queued_at_end": kernel,
+                "due_bytes": due,
+                # What neither end's kernel held nor the client read: in the server
+                # process, or dropped by it.
+                "not_in_kernel_bytes": (
+                    max(0, due - kernel - read["bytes_read_after"]) if kernel is not None else None
+                ),
+                "samples": client.samples,
+                **read,
+            }
+        )
+    return {
+        "clients": len(clients),
+        "joined": sum(1 for client in clients if client.joined),
+        "closed_by_server": sum(1 for e in each if e["closed_by_server_after"] is not None),
+        "each": each,
+    }
+
+
+def _storm_result(plan: dict, reports: list[dict], timing: dict, resources: dict) -> dict:
+    resumed_at = sorted(t for report in reports for t in report["resumed_at"])
+    attempts = [a for report in reports for a in report["attempts"]]
+    killed, healthy = timing["killed_at"], timing["healthy_at"]
+    disconnected = sum(report["disconnected"] for report in reports)
+    resumed = sum(report["resumed"] for report in reports)
+    everyone = resumed_at[-1] if resumed_at and resumed == disconnected else None
+    failures, errors = Counter(), Counter()
+    for report in reports:
+        failures.update(report["failures"])
+        errors.update(report["errors"])
+
+    def total(name):
+        return sum(report[name] for report in reports)
+
+    return {
+        "tag": plan["tag"],
+        "kind": "storm",
+        "seconds": round(resources["seconds"], 1),
+        "connections": total("connections"),
+        "disconnected": disconnected,
+        "resumed": resumed,
+        "killed_to_healthy_seconds": round(healthy - killed, 2),
+        "killed_to_all_resumed_seconds": round(everyone - killed, 2) if everyone else None,
+        "healthy_to_all_resumed_seconds": round(everyone - healthy, 2) if everyone else None,
+        "healthy_to_half_resumed_seconds": (
+            round(resumed_at[len(resumed_at) // 2] - healthy, 2) if resumed_at else None
+        ),
+        "reconnect_attempts": sum(attempts),
+        "reconnect_attempts_max": max(attempts, default=0),
+        "reconnect_failures": dict(failures),
+        "messages_tried": total("tried"),
+        "queued_while_down": total("queued_while_down"),
+        "resent": total("resent"),
+        "unconfirmed": total("unconfirmed"),
+        "stored_twice": total("stored_twice"),
+        "errors": dict(errors),
+        "backoff": {
+            "start": plan["backoff_start"],
+            "cap": plan["backoff_cap"],
+            "jitter": "x0.75-1.25",
+        },
         "resources": resources,
     }
 
@@ -727,8 +1249,10 @@ def _finalise_phases(phases: list[dict], finals: list[dict], by_room: Counter) -
             if data is not None:
                 hist.merge(Histogram.from_json(data))
         phase["delivered"] = hist.total
-        phase["late"] = hist.total - phase["delivered_in_time"]
         phase["latency"] = hist.summary()
+        if phase["kind"] != "send":
+            continue
+        phase["late"] = hist.total - phase["delivered_in_time"]
         resources = phase["resources"]
         if hist.total:
             cpu = resources["cpu_seconds"]
