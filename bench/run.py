@@ -154,6 +154,7 @@ class SlowClient:
     deliveries: float = 2000.0
     pad: int = 3000
     quiet_max: float = 15.0
+    flush_messages: int = 60
 
 
 @dataclass(frozen=True)
@@ -367,9 +368,14 @@ def meeting_plan(scenario: Meeting, members: int, typing: bool):
 
 
 def slow_plan(scenario: SlowClient, capacity: Capacity, fanout: int):
+    """With the slow clients first, then the control phase, then (padded bodies over
+    ~800 characters) a flush: `flush_messages` unpadded messages, so that the room's last
+    50 messages make a history frame under 64 KB again for whoever joins it next (Daphne's
+    --websocket-max-message-size refuses larger frames in both directions: a new member
+    would be dropped). The slow clients join before any padded message for the same
+    reason."""
+
     def decide(mine, everything):
-        if len(mine) >= 2:
-            return None
         base = saturation_base([p for p in everything if p["tag"] == "capacity"], capacity)
         deliveries = base * scenario.fraction if base else scenario.deliveries
         plan = {
@@ -378,11 +384,14 @@ def slow_plan(scenario: SlowClient, capacity: Capacity, fanout: int):
             "pad": scenario.pad,
             "quiet": scenario.quiet_max,
         }
-        if mine:
-            plan["slow"] = scenario.clients
-        else:
-            plan["control"] = True
-        return plan
+        if not mine:
+            return {**plan, "slow": scenario.clients}
+        if len(mine) == 1:
+            return {**plan, "control": True}
+        if len(mine) == 2 and scenario.pad > 800:
+            seconds = 2.0
+            return {"rate": scenario.flush_messages / seconds, "duration": seconds, "flush": True}
+        return None
 
     return decide
 
@@ -677,8 +686,10 @@ class Runner:
         else:
             latency = phase["latency_in_time"]
             p99 = latency["p99_ms"]
+            what = phase["tag"] + (" (warm-up)" if phase["tag"] == "storm" else "")
+            what += " (flush)" if phase.get("flush") else ""
             line = (
-                f"{phase['tag']}: offered {phase['offered_deliveries_per_second']:,.0f}/s, "
+                f"{what}: offered {phase['offered_deliveries_per_second']:,.0f}/s, "
                 f"delivered {phase['delivered_per_second']:,.0f}/s, p99 "
                 + ("-" if p99 is None else f"{p99:,.0f} ms")
             )

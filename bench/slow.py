@@ -116,6 +116,7 @@ class SlowClient:
             return result
         sock = self.sock
         data = bytearray()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)  # reading now: fast
         sock.setblocking(False)
         deadline = time.monotonic() + seconds
         try:
