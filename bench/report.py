@@ -448,7 +448,7 @@ def _two_processes(results: dict) -> list[str]:
     runs = _done(results["runs"], "two-processes")
     if runs:
         s = results["scenarios"]["two-processes"]
-        month = results["scenarios"].get("month") or {}
+        month = runs[0].get("month_scenario") or results["scenarios"].get("month") or {}
         out += [
             f"## Scenario 5: {s['processes']} Daphne processes sharing Redis — scenario 1's "
             f"load ({month.get('rooms', '?')} rooms x {month.get('members', '?')} members, each "
