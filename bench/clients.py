@@ -1177,10 +1177,10 @@ def _slow_result(clients: list, t0: float, phase: dict) -> dict:
                 },
                 "kernel_queued_at_end": kernel,
                 "due_bytes": due,
-                # What neither end's kernel held nor the client read: in the server
-                # process, or dropped by it.
-                "not_in_kernel_bytes": (
-                    max(0, due - kernel - read["bytes_read_after"]) if kernel is not None else None
+                # What reading afterwards brought beyond what the kernel held at the end:
+                # what the server process was keeping for it (at least).
+                "held_by_server_bytes": (
+                    max(0, read["bytes_read_after"] - kernel) if kernel is not None else None
                 ),
                 "samples": client.samples,
                 **read,

@@ -561,7 +561,7 @@ def _slow_lines(slow: dict) -> list[str]:
         elif each.get("eof"):
             found.append("end of stream")
         kernel = each["kernel_queued_at_end"]
-        held = each.get("held_by_server_bytes")
+        held = None if kernel is None else max(0, each["bytes_read_after"] - kernel)
         rows.append(
             [
                 str(n),
