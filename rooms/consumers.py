@@ -4,10 +4,10 @@ The protocol is in docs/protocol.md; the rules are in services.py and selectors.
 """
 
 import asyncio
-import contextlib
-import json
 import logging
-from datetime import UTC, datetime
+import time
+import uuid
+from datetime import datetime
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -17,6 +17,10 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from . import selectors, services
+from .events import dumps as _dumps
+from .events import event_send_async, typing_event
+from .hub import now_iso as _now
+from .hub import room_hub
 from .protocol import ProtocolError, frame_decode, frame_validate
 
 logger = logging.getLogger(__name__)
@@ -24,23 +28,29 @@ logger = logging.getLogger(__name__)
 CLOSE_NOT_SIGNED_IN = 4401
 CLOSE_NOT_MEMBER = 4403
 CLOSE_NOT_FOUND = 4404
+# Autobahn (under Daphne) sends only 1000 and 3000-4999; these follow HTTP's 503 and 408.
+CLOSE_UNAVAILABLE = 4503  # the server cannot serve the room right now; retry
+CLOSE_TOO_SLOW = 4408  # the client stopped reading for ROOM_SLOW_CLIENT_SECONDS
 BACKLOG_PAGES = 10  # at most this many pages of HISTORY_MAX on resume; the rest on request
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _dumps(frame: dict) -> str:
-    return json.dumps(frame, separators=(",", ":"))
+TYPING_INTERVAL = 0.5  # seconds: typing frames closer together than this are not relayed
 
 
 class RoomConsumer(AsyncJsonWebsocketConsumer):
+    # No channel-layer channel per socket: the process's hub (rooms/hub.py) holds one for
+    # all its sockets and hands them their rooms' events. (No layer has this alias.)
+    channel_layer_alias = "rooms.no-layer-per-socket"
+
     room_id: int | None = None
     community_id: int | None = None
+    user_id: int | None = None
+    connection_id = ""  # names this socket in the presence table
     floor = 0  # live messages at or below this seq were already sent from history
+    pending: list | None = None  # live frames held back while the backlog is sent
     kicked = False
-    heartbeat_task: asyncio.Task | None = None
+    joined = False
+    typed_at = 0.0
+    watch = None  # backpressure.WriteWatch under Daphne
+    skipped = 0  # live frames not written because the client fell behind
 
     # Connecting ------------------------------------------------------------------------
 
@@ -48,6 +58,10 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         # Accept first, then close with a code: closing before accept() makes Daphne answer
         # the handshake with HTTP 403, and the browser never learns why.
         await self.accept()
+        make_watch = self.scope.get("write_watch")  # rooms.backpressure, under Daphne
+        self.watch = make_watch() if make_watch is not None else None
+        if self.watch is not None:
+            self.watch.on_resume = self._caught_up
         user = self.scope["user"]
         if not user.is_authenticated:
             await self.close(CLOSE_NOT_SIGNED_IN)
@@ -64,17 +78,32 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             return
         self.room_id = room.pk
         self.community_id = room.community_id
-        # Join the group before reading history: a message committed meanwhile arrives
-        # live as well, and `floor` drops the copy. No gap, no duplicate.
-        await self.channel_layer.group_add(room.group_name, self.channel_name)
-        await self.channel_layer.group_add(f"user.{user.pk}", self.channel_name)
+        self.user_id = user.pk
+        self.connection_id = f"socket.{uuid.uuid4().hex}"
+        # Join the hub before reading history: a message committed meanwhile arrives live
+        # as well; it waits in `pending` until the backlog is out, and `floor` drops the
+        # copy. No gap, no duplicate, in order.
+        self.pending = []
+        try:
+            await room_hub().join(self)
+        except Exception:
+            # The process's first socket in this room cannot subscribe (Redis is away):
+            # the client retries with backoff.
+            logger.warning("room %s: could not subscribe", room.pk, exc_info=True)
+            await self.close(CLOSE_UNAVAILABLE)
+            return
+        self.joined = True
         await database_sync_to_async(services.presence_join)(
-            user=user, room_id=room.pk, channel_name=self.channel_name
+            user=user, room_id=room.pk, channel_name=self.connection_id
         )
         state = await database_sync_to_async(self._state)(room, is_manager)
         await self.send(text_data=_dumps(state))
         await self._send_backlog(self._after_param())
-        self.heartbeat_task = asyncio.create_task(self._heartbeat())
+        while self.pending:
+            held, self.pending = self.pending, []
+            for text, seq in held:
+                await self._deliver_live(text, seq)
+        self.pending = None
 
     def _query(self) -> dict[str, str]:
         return {
@@ -134,38 +163,39 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             messages, has_more = await history(
                 room=self._room_ref(), after=self.floor, limit=selectors.HISTORY_MAX
             )
-            if messages:
-                self.floor = messages[-1].seq
-            await self._send_history(messages, has_more, resume=True)
+            sent, has_more = await self._send_history(messages, has_more, resume=True)
+            if sent:
+                self.floor = sent[-1].seq
             if not has_more:
                 return
 
     def _room_ref(self):
         return selectors.Room(pk=self.room_id)
 
-    async def _send_history(self, messages, has_more: bool, *, resume: bool, **echo) -> None:
+    async def _send_history(
+        self, messages, has_more: bool, *, resume: bool, forward: bool | None = None, **echo
+    ) -> tuple[list, bool]:
+        """One `history` frame. A frame may hold at most ROOM_FRAME_MAX_BYTES (Daphne's
+        --websocket-max-message-size bounds what it sends too): a page of long messages is
+        cut, nearest its anchor first (after `after`: the oldest; otherwise the newest),
+        and `has_more` says the rest is to fetch. Returns what was sent, and `has_more`."""
+        if forward is None:
+            forward = resume or "after" in echo
+        frames = [selectors.message_frame(m) for m in messages]
+        kept = _fit(frames, settings.ROOM_FRAME_MAX_BYTES - 1024, forward=forward)
+        if kept < len(frames):
+            has_more = True
+            messages = messages[:kept] if forward else messages[len(messages) - kept :]
+            frames = frames[:kept] if forward else frames[len(frames) - kept :]
         frame = {
             "type": "history",
-            "messages": [selectors.message_frame(m) for m in messages],
+            "messages": frames,
             "has_more": has_more,
             "resume": resume,
             **echo,
         }
         await self.send(text_data=_dumps(frame))
-
-    async def _heartbeat(self) -> None:
-        """Refresh presence and tell the client the room's last seq, so even a lost last
-        message shows as a gap."""
-        user = self.scope["user"]
-        while True:
-            await asyncio.sleep(settings.ROOM_HEARTBEAT_SECONDS)
-            try:
-                await database_sync_to_async(services.presence_heartbeat)(
-                    user=user, room_id=self.room_id, channel_name=self.channel_name
-                )
-                await self._send_pong("heartbeat")
-            except Exception:
-                logger.warning("heartbeat failed in room %s", self.room_id, exc_info=True)
+        return messages, has_more
 
     async def _send_pong(self, kind: str, **echo) -> None:
         last_seq = await database_sync_to_async(selectors.room_last_seq)(room_id=self.room_id)
@@ -174,22 +204,17 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def disconnect(self, code):
-        if self.heartbeat_task is not None:
-            self.heartbeat_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.heartbeat_task
-        if self.room_id is None:
+        if not self.joined:
             return
-        # Presence first, in the database: leaving the groups needs Redis, which may be
+        self.kicked = True  # nothing more goes out
+        # Presence first, in the database: leaving the hub may need Redis, which may be
         # away; the room must not list this connection until the presence timeout.
-        await database_sync_to_async(services.presence_leave)(
-            room_id=self.room_id, channel_name=self.channel_name
-        )
-        for group in (f"room.{self.room_id}", f"user.{self.scope['user'].pk}"):
-            try:
-                await self.channel_layer.group_discard(group, self.channel_name)
-            except Exception:
-                logger.warning("could not leave %s", group, exc_info=True)
+        try:
+            await database_sync_to_async(services.presence_leave)(
+                room_id=self.room_id, channel_name=self.connection_id
+            )
+        finally:
+            await room_hub().leave(self)
 
     # Receiving -------------------------------------------------------------------------
 
@@ -229,6 +254,14 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def on_message_send(self, *, echo, body, client_id):
+        lag = room_hub().overloaded()
+        if lag is not None:
+            # Past saturation: refuse new work, nothing stored, rather than queue it.
+            raise services.RoomError(
+                "overloaded",
+                _("The server is very busy; your message was not sent. Try again shortly."),
+                retry_after=lag,
+            )
         message, created = await self._call(services.message_send, body=body, client_id=client_id)
         if not created:
             # A retry: the original went out when it was stored; answer this socket alone.
@@ -265,6 +298,18 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
     async def on_ping(self, *, echo):
         await self._send_pong("pong", **echo)
 
+    async def on_typing(self, *, echo):
+        """Relayed to the room's other members, never stored; at most one every
+        TYPING_INTERVAL seconds per socket (the rest are dropped quietly: the indicator
+        only needs the latest)."""
+        now = time.monotonic()
+        if now - self.typed_at < TYPING_INTERVAL:
+            return
+        self.typed_at = now
+        await event_send_async(
+            f"room.{self.room_id}", typing_event(self.room_id, self.scope["user"])
+        )
+
     handlers = {
         "message.send": on_message_send,
         "message.edit": on_message_edit,
@@ -274,29 +319,77 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         "message.report": on_message_report,
         "history.fetch": on_history_fetch,
         "ping": on_ping,
+        "typing": on_typing,
     }
 
-    # From the channel layer: send only (no database, no thread hop) ------------------------
+    # From the hub: send only (no database, no thread hop) ------------------------------------
 
-    async def room_frame(self, event):
-        """A frame serialised once by the sender, for every connection in the room."""
-        seq = event.get("seq")
-        if self.kicked or (seq is not None and seq <= self.floor):
-            return  # removed from the room, or already sent from history while resuming
-        await self.send(text_data=event["text"])
+    async def deliver(self, text: str, seq: int | None) -> None:
+        """A frame serialised once by its sender, for every socket in the room."""
+        if self.kicked:
+            return
+        if self.pending is not None:
+            self.pending.append((text, seq))  # the backlog is still going out
+            return
+        await self._deliver_live(text, seq)
 
-    async def room_kick(self, event):
+    async def _deliver_live(self, text: str, seq: int | None) -> None:
+        if seq is not None and seq <= self.floor:
+            return  # already sent from history while resuming
+        behind = self.watch.behind_for() if self.watch is not None else None
+        if behind is not None:
+            # The client stopped reading and 64 KB wait for it already: write nothing more
+            # (memory stays bounded, the room is not held up). It catches up from history
+            # through the seq gap; one that stays stuck is closed.
+            self.skipped += 1
+            if behind > settings.ROOM_SLOW_CLIENT_SECONDS:
+                self.kicked = True
+                await self.close(CLOSE_TOO_SLOW)
+            return
+        await self._tell_skipped()
+        await self.send(text_data=text)
+
+    def _caught_up(self) -> None:
+        """What waited for the client has drained (Twisted resumed us): tell it what it
+        missed now rather than with the next live frame, once it stays caught up."""
+        if self.skipped and not self.kicked:
+            asyncio.get_running_loop().call_later(
+                self.watch.SETTLE, lambda: asyncio.ensure_future(self._tell_skipped())
+            )
+
+    async def _tell_skipped(self) -> None:
+        if not self.skipped or self.kicked or self.watch.behind_for() is not None:
+            return
+        skipped, self.skipped = self.skipped, 0
+        with translation.override(self.scope["user"].language):
+            detail = _(
+                "Your connection fell behind, so some updates were not sent; "
+                "fetch the missing messages from history."
+            )
+        await self._send_error("slow_client", detail, {}, skipped=skipped)
+
+    async def kick(self) -> None:
         """This user's membership ended: close within the second, send nothing more."""
-        if event["community"] == self.community_id:
-            self.kicked = True
-            await self.channel_layer.group_discard(f"room.{self.room_id}", self.channel_name)
-            await self.close(CLOSE_NOT_MEMBER)
+        self.kicked = True
+        await room_hub().leave(self)
+        await self.close(CLOSE_NOT_MEMBER)
 
 
 def _history_for_reader(*, user, room_id: int, **page):
     # A former member whose kick was lost reads nothing new.
     room, _manager = services.room_member_check(user=user, room_id=room_id)
     return selectors.room_history(room=room, **page)
+
+
+def _fit(frames: list[dict], budget: int, *, forward: bool) -> int:
+    """How many of `frames`, from the start (forward) or the end, fit in `budget` bytes of
+    JSON; at least one (a message alone always fits: its body is bounded)."""
+    used = 0
+    for count, frame in enumerate(frames if forward else reversed(frames)):
+        used += len(_dumps(frame).encode()) + 1
+        if used > budget:
+            return max(1, count)
+    return len(frames)
 
 
 def _echo(content: dict) -> dict:

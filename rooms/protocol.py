@@ -46,6 +46,7 @@ CLIENT_FRAMES: dict[str, dict[str, Field]] = {
         "limit": Field(int, required=False, minimum=1, maximum=HISTORY_MAX),
     },
     "ping": {},
+    "typing": {},
 }
 
 

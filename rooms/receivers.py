@@ -8,5 +8,5 @@ def membership_ended_kick(sender, membership, **kwargs):
     membership and closes the socket at the next frame."""
     event_send_now(
         f"user.{membership.user_id}",
-        {"type": "room.kick", "community": membership.community_id},
+        {"type": "room.kick", "user": membership.user_id, "community": membership.community_id},
     )

@@ -18,7 +18,7 @@ from accounts.models import User
 from communities.models import Community
 
 from .enums import RoomKind
-from .events import event_send_on_commit, frame_event
+from .events import event_send_on_commit, frame_event, presence_event
 from .models import BODY_MAX_LENGTH, REASON_MAX_LENGTH, Message, Presence, Report, Room
 from .selectors import (
     NotRoomMember,
@@ -138,7 +138,7 @@ def _message_insert(*, user: User, room: Room, body: str, client_id: str) -> Mes
     message.author = user
     event_send_on_commit(
         room.group_name,
-        frame_event({"type": "message.new", "message": message_frame(message)}, seq=seq),
+        frame_event({"type": "message.new", "message": message_frame(message)}, room, seq=seq),
     )
     return message
 
@@ -166,7 +166,8 @@ def _save_change(room: Room, message: Message, *fields: str) -> None:
     message.changed_at = timezone.now()
     message.save(update_fields=[*fields, "changed_at"])
     event_send_on_commit(
-        room.group_name, frame_event({"type": "message.updated", "message": message_frame(message)})
+        room.group_name,
+        frame_event({"type": "message.updated", "message": message_frame(message)}, room),
     )
 
 
@@ -251,7 +252,7 @@ def message_report(*, user: User, room_id: int, seq: int, reason: str) -> Report
 def _presence_changed(room_id: int, before: list[dict]) -> None:
     after = room_online(room_id=room_id)
     if after != before:
-        event_send_on_commit(f"room.{room_id}", frame_event({"type": "presence", "online": after}))
+        event_send_on_commit(f"room.{room_id}", presence_event(room_id, after))
 
 
 @transaction.atomic
@@ -272,14 +273,35 @@ def presence_leave(*, room_id: int, channel_name: str) -> None:
 
 
 @transaction.atomic
-def presence_heartbeat(*, user: User, room_id: int, channel_name: str) -> None:
-    """Refresh this connection, and drop the room's connections that stopped beating
-    (their process died), telling the room when that changes who is online."""
-    before = room_online(room_id=room_id, include_stale=True)
+def presence_beat(*, connections: dict[str, tuple[int, int]]) -> dict[int, tuple[int, list]]:
+    """A server process's heartbeat for all its sockets at once.
+
+    `connections` maps each socket's connection id to its (room id, user id). Refreshes
+    them in one statement (recreating rows swept meanwhile), drops the connections of
+    these rooms whose heartbeat stopped (their process died) and tells those rooms.
+    Returns each room's (last seq, who is online)."""
     now = timezone.now()
-    updated = Presence.objects.filter(channel_name=channel_name).update(last_seen=now)
-    if not updated:
-        Presence.objects.create(room_id=room_id, user=user, channel_name=channel_name)
+    ids = list(connections)
+    Presence.objects.filter(channel_name__in=ids).update(last_seen=now)
+    present = set(
+        Presence.objects.filter(channel_name__in=ids).values_list("channel_name", flat=True)
+    )
+    Presence.objects.bulk_create(
+        [
+            Presence(channel_name=cid, room_id=room_id, user_id=user_id, last_seen=now)
+            for cid, (room_id, user_id) in connections.items()
+            if cid not in present
+        ],
+        ignore_conflicts=True,
+    )
+    room_ids = {room_id for room_id, _user in connections.values()}
     cutoff = now - timedelta(seconds=settings.PRESENCE_TIMEOUT_SECONDS)
-    Presence.objects.filter(room_id=room_id, last_seen__lt=cutoff).delete()
-    _presence_changed(room_id, before)
+    stale = Presence.objects.filter(room_id__in=room_ids, last_seen__lt=cutoff)
+    for room_id in set(stale.values_list("room_id", flat=True)):
+        before = room_online(room_id=room_id, include_stale=True)
+        stale.filter(room_id=room_id).delete()
+        _presence_changed(room_id, before)
+    last_seqs = dict(Room.objects.filter(pk__in=room_ids).values_list("pk", "last_seq"))
+    return {
+        room_id: (last_seqs.get(room_id, 0), room_online(room_id=room_id)) for room_id in room_ids
+    }

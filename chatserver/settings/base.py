@@ -230,3 +230,12 @@ ROOM_RATE_LIMIT_SECONDS = env.int("ROOM_RATE_LIMIT_SECONDS", default=10)
 ROOM_HEARTBEAT_SECONDS = env.float("ROOM_HEARTBEAT_SECONDS", default=15.0)
 # Heartbeat 15 s and timeout 40 s: a dead connection leaves the list within 55 s.
 PRESENCE_TIMEOUT_SECONDS = env.float("PRESENCE_TIMEOUT_SECONDS", default=40.0)
+# The largest frame the server sends (Daphne's --websocket-max-message-size, 64 KB as the
+# Procfile and `make run` serve it, bounds outgoing frames too): history pages are cut.
+ROOM_FRAME_MAX_BYTES = env.int("ROOM_FRAME_MAX_BYTES", default=65536)
+# Load shedding. A socket whose client stopped reading gets no more live frames (it
+# catches up from history); after ROOM_SLOW_CLIENT_SECONDS of that it is closed (4408).
+ROOM_SLOW_CLIENT_SECONDS = env.float("ROOM_SLOW_CLIENT_SECONDS", default=30.0)
+# While a process delivers room events later than this after they were sent, it refuses
+# new messages with `overloaded` and a `retry_after` instead of queueing them.
+ROOM_OVERLOAD_SECONDS = env.float("ROOM_OVERLOAD_SECONDS", default=2.0)

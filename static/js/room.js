@@ -26,6 +26,7 @@ const textarea = composer.querySelector("textarea");
 const composerError = root.querySelector("[data-composer-error]");
 const loadEarlier = root.querySelector("[data-load-earlier]");
 const reportDialog = root.querySelector("[data-report-dialog]");
+const typingLine = root.querySelector("[data-typing]");
 
 const timeFormat = new Intl.DateTimeFormat(locale, { timeZone: zone, timeStyle: "short" });
 const dayFormat = new Intl.DateTimeFormat(locale, { timeZone: zone, dateStyle: "full" });
@@ -38,6 +39,10 @@ let lastSeq = 0; // every seq from firstSeq to lastSeq is shown
 let hasEarlier = false;
 let me = { id: myId, manager: false };
 let heartbeatSeconds = 15;
+const typists = new Map(); // user id -> { name, until }: who is typing now
+const TYPING_SHOWN_MS = 5000;
+const TYPING_EVERY_MS = 2000;
+let typingSentAt = 0;
 
 let socket = null;
 let ready = false; // room.state received on the current socket
@@ -70,6 +75,7 @@ function newClientId() {
 }
 
 function queue(body) {
+  typingSentAt = 0; // the next keystroke announces typing again
   const item = { client_id: newClientId(), body, sentAt: 0 };
   outbox.set(item.client_id, item);
   saveOutbox();
@@ -211,8 +217,14 @@ const handlers = {
     render();
   },
   "message.new"(frame) {
+    if (typists.delete(frame.message.author.id)) renderTyping();
     accept(frame.message);
     render();
+  },
+  typing(frame) {
+    typists.set(frame.user.id, { name: frame.user.name, until: Date.now() + TYPING_SHOWN_MS });
+    renderTyping();
+    setTimeout(renderTyping, TYPING_SHOWN_MS + 50);
   },
   "message.updated"(frame) {
     const seq = frame.message.seq;
@@ -238,7 +250,8 @@ const handlers = {
   },
   error(frame) {
     const item = frame.client_id && outbox.get(frame.client_id);
-    if (item && (frame.code === "rate_limited" || frame.code === "server_error")) {
+    const retry = ["rate_limited", "overloaded", "server_error"].includes(frame.code);
+    if (item && retry) {
       // Try again later with the same client_id: a retry never stores a second copy.
       const wait = (frame.retry_after || 5) * 1000;
       item.sentAt = 0;
@@ -459,6 +472,20 @@ function render() {
   }
 }
 
+function renderTyping() {
+  const now = Date.now();
+  for (const [id, typist] of typists) if (typist.until <= now) typists.delete(id);
+  const names = [...typists.values()].map((typist) => typist.name);
+  if (names.length === 0) typingLine.textContent = "";
+  else if (names.length === 1) typingLine.textContent = fmt("%(name)s is typing…", { name: names[0] });
+  else if (names.length === 2)
+    typingLine.textContent = fmt("%(first)s and %(second)s are typing…", {
+      first: names[0],
+      second: names[1],
+    });
+  else typingLine.textContent = t("Several people are typing…");
+}
+
 function renderOnline(online) {
   onlineList.replaceChildren(
     ...online.map((person) => {
@@ -549,6 +576,15 @@ composer.addEventListener("submit", (event) => {
   }
   textarea.value = "";
   queue(body);
+});
+
+// Tell the room while the person types (every 2 s at most; the others show it for 5 s).
+textarea.addEventListener("input", () => {
+  const now = Date.now();
+  if (textarea.value.trim() && ready && now - typingSentAt > TYPING_EVERY_MS) {
+    typingSentAt = now;
+    send({ type: "typing" });
+  }
 });
 
 textarea.addEventListener("keydown", (event) => {

@@ -151,6 +151,25 @@ def test_two_members_chat_both_ways(daphne_server, chromium):
     assert _db_messages(room) == [(1, "Hello from Alice"), (2, "Hello back from Bob")]
 
 
+def test_typing_shows_to_the_others_until_the_message_arrives(daphne_server, chromium):
+    room, (alice, bob) = _room(members=2)
+    with _browsers(room) as stack:
+        alice_page = _open_room(stack, chromium, daphne_server, alice, room)
+        bob_page = _open_room(stack, chromium, daphne_server, bob, room)
+        _connected(alice_page)
+        _connected(bob_page)
+
+        alice_page.locator("#composer-text").press_sequentially("Good mor")
+
+        typing = f"{alice.display_name} is typing…"
+        expect(bob_page.locator("[data-typing]")).to_have_text(typing)
+        expect(alice_page.locator("[data-typing]")).to_have_text("")  # not to herself
+        alice_page.locator("#composer-text").press_sequentially("ning")
+        alice_page.locator("#composer-text").press("Enter")
+        expect(bob_page.locator(BODIES)).to_have_text(["Good morning"])
+        expect(bob_page.locator("[data-typing]")).to_have_text("")
+
+
 def test_cut_connection_catches_up_in_order_and_sends_its_queue_once(daphne_server, chromium):
     room, (alice, bob) = _room(members=2)
     network = Cuttable()

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from rooms import consumers
+from rooms.hub import RoomHub
 from rooms.protocol import CLIENT_FRAMES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,6 +75,7 @@ def test_close_codes_are_documented():
         consumers.CLOSE_NOT_SIGNED_IN,
         consumers.CLOSE_NOT_MEMBER,
         consumers.CLOSE_NOT_FOUND,
+        consumers.CLOSE_UNAVAILABLE,
     }
 
     assert {str(code) for code in used} <= documented
@@ -81,14 +83,14 @@ def test_close_codes_are_documented():
 
 def server_frame_types() -> set[str]:
     """Every frame type the server writes in rooms/, leaving out channel-layer events
-    (those a RoomConsumer method handles, like `room.frame`)."""
+    (those the hub handles, like `room.frame`)."""
     pattern = re.compile(r"(?:\"type\": \"([a-z.]+)\"|_send_pong\(\s*\"([a-z.]+)\")")
     found = set()
     for path in ROOMS.glob("*.py"):
         found.update(
             filter(None, (t for match in pattern.findall(path.read_text()) for t in match))
         )
-    return {t for t in found if not hasattr(consumers.RoomConsumer, t.replace(".", "_"))}
+    return found - set(RoomHub.EVENTS)
 
 
 def test_every_server_frame_type_is_documented():

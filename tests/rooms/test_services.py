@@ -9,6 +9,7 @@ may be scheduled at all.
 
 import asyncio
 import json
+import time
 from datetime import timedelta
 
 import pytest
@@ -64,14 +65,16 @@ def sent(group: str, callbacks) -> list[dict]:
             await layer.group_discard(group, channel)
 
     events = async_to_sync(listen)()
+    for event in events:
+        assert event.pop("sent_at", 0) <= time.time()  # stamped when sent, for the hub's lag
     return [
         {**event, "text": json.loads(event["text"])} if "text" in event else event
         for event in events
     ]
 
 
-def frame_event(frame: dict, **routing) -> dict:
-    return {"type": "room.frame", "text": frame, **routing}
+def frame_event(frame: dict, room, **routing) -> dict:
+    return {"type": "room.frame", "room": room.pk, "text": frame, **routing}
 
 
 def refused(error_info) -> tuple:
@@ -175,7 +178,7 @@ def test_message_send_broadcasts_message_new_after_commit(
 
     assert len(callbacks) == 1
     assert sent(room.group_name, callbacks) == [
-        frame_event({"type": "message.new", "message": message_frame(message)}, seq=1)
+        frame_event({"type": "message.new", "message": message_frame(message)}, room, seq=1)
     ]
 
 
@@ -424,7 +427,7 @@ def test_message_edit_own_changes_body_and_broadcasts(
     assert (message.body, message.edited_at) == ("Better", edited.edited_at)
     assert message.edited_at is not None
     assert sent(room.group_name, callbacks) == [
-        frame_event({"type": "message.updated", "message": message_frame(message)})
+        frame_event({"type": "message.updated", "message": message_frame(message)}, room)
     ]
 
 
@@ -502,7 +505,9 @@ def test_message_delete_own_keeps_its_place_and_broadcasts(
     assert message.deleted_at is not None
     assert message.body == "Original words"  # kept for moderation; clients get ""
     [event] = sent(room.group_name, callbacks)
-    assert event == frame_event({"type": "message.updated", "message": message_frame(message)})
+    assert event == frame_event(
+        {"type": "message.updated", "message": message_frame(message)}, room
+    )
     assert (event["text"]["message"]["deleted"], event["text"]["message"]["body"]) == (True, "")
 
 
@@ -538,7 +543,9 @@ def test_message_hide_by_manager_broadcasts_hidden(
     assert message.hidden_by == manager
     assert message.hidden_at is not None
     [event] = sent(room.group_name, callbacks)
-    assert event == frame_event({"type": "message.updated", "message": message_frame(message)})
+    assert event == frame_event(
+        {"type": "message.updated", "message": message_frame(message)}, room
+    )
     assert (event["text"]["message"]["hidden"], event["text"]["message"]["body"]) == (True, "")
 
 
@@ -587,7 +594,9 @@ def test_message_restore_clears_hidden_closes_reports_and_broadcasts(
     assert report.resolved_by == manager
     assert report.resolved_at is not None
     [event] = sent(room.group_name, callbacks)
-    assert event == frame_event({"type": "message.updated", "message": message_frame(message)})
+    assert event == frame_event(
+        {"type": "message.updated", "message": message_frame(message)}, room
+    )
     assert (event["text"]["message"]["hidden"], event["text"]["message"]["body"]) == (
         False,
         "Original words",
@@ -692,17 +701,16 @@ def test_reports_dismiss_by_member_refused_not_allowed(room, member, message):
 # Presence -------------------------------------------------------------------------------
 
 
-def presence_event(*users) -> dict:
-    return frame_event(
-        {"type": "presence", "online": [{"id": u.pk, "name": u.display_name} for u in users]}
-    )
+def presence_event(room, *users) -> dict:
+    online = [{"id": u.pk, "name": u.display_name} for u in users]
+    return {"type": "room.presence", "room": room.pk, "online": online}
 
 
 def test_presence_join_of_first_tab_announces(room, member, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as callbacks:
         services.presence_join(user=member, room_id=room.pk, channel_name="tab.one")
 
-    assert sent(room.group_name, callbacks) == [presence_event(member)]
+    assert sent(room.group_name, callbacks) == [presence_event(room, member)]
     assert list(Presence.objects.values_list("user_id", "channel_name")) == [(member.pk, "tab.one")]
 
 
@@ -724,7 +732,7 @@ def test_presence_leave_of_last_tab_announces(room, member, django_capture_on_co
     with django_capture_on_commit_callbacks() as callbacks:
         services.presence_leave(room_id=room.pk, channel_name="tab.one")
 
-    assert sent(room.group_name, callbacks) == [presence_event(other)]
+    assert sent(room.group_name, callbacks) == [presence_event(room, other)]
 
 
 def test_presence_leave_of_one_tab_of_two_is_silent(
@@ -740,28 +748,30 @@ def test_presence_leave_of_one_tab_of_two_is_silent(
     assert list(Presence.objects.values_list("channel_name", flat=True)) == ["tab.two"]
 
 
-def test_presence_heartbeat_refreshes_silently(room, member, django_capture_on_commit_callbacks):
+def test_presence_beat_refreshes_silently(room, member, django_capture_on_commit_callbacks):
     earlier = timezone.now() - timedelta(seconds=10)
     Presence.objects.create(room=room, user=member, channel_name="tab", last_seen=earlier)
 
     with django_capture_on_commit_callbacks() as callbacks:
-        services.presence_heartbeat(user=member, room_id=room.pk, channel_name="tab")
+        services.presence_beat(connections={"tab": (room.pk, member.pk)})
 
     assert callbacks == []
     assert Presence.objects.get().last_seen > earlier
 
 
-def test_presence_heartbeat_recreates_a_swept_connection(
+def test_presence_beat_recreates_a_swept_connection(
     room, member, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks() as callbacks:
-        services.presence_heartbeat(user=member, room_id=room.pk, channel_name="tab")
+        beat = services.presence_beat(connections={"tab": (room.pk, member.pk)})
 
     assert list(Presence.objects.values_list("user_id", "channel_name")) == [(member.pk, "tab")]
-    assert sent(room.group_name, callbacks) == [presence_event(member)]
+    # The beat's own answer tells this process's sockets; other processes at their beat.
+    assert callbacks == []
+    assert beat == {room.pk: (0, [{"id": member.pk, "name": member.display_name}])}
 
 
-def test_presence_heartbeat_sweeps_a_dead_process_connection(
+def test_presence_beat_sweeps_a_dead_process_connection(
     room, member, django_capture_on_commit_callbacks
 ):
     gone = MembershipFactory(community=room.community).user
@@ -774,14 +784,14 @@ def test_presence_heartbeat_sweeps_a_dead_process_connection(
     )
 
     with django_capture_on_commit_callbacks() as callbacks:
-        services.presence_heartbeat(user=member, room_id=room.pk, channel_name="live.tab")
+        services.presence_beat(connections={"live.tab": (room.pk, member.pk)})
 
     assert list(Presence.objects.values_list("channel_name", flat=True)) == ["live.tab"]
     assert len(callbacks) == 1
-    assert sent(room.group_name, callbacks) == [presence_event(member)]
+    assert sent(room.group_name, callbacks) == [presence_event(room, member)]
 
 
-def test_presence_heartbeat_sweeps_a_dead_tab_of_someone_still_online(
+def test_presence_beat_sweeps_a_dead_tab_of_someone_still_online(
     room, member, django_capture_on_commit_callbacks
 ):
     Presence.objects.create(room=room, user=member, channel_name="live.tab")
@@ -793,20 +803,48 @@ def test_presence_heartbeat_sweeps_a_dead_tab_of_someone_still_online(
     )
 
     with django_capture_on_commit_callbacks() as callbacks:
-        services.presence_heartbeat(user=member, room_id=room.pk, channel_name="live.tab")
+        services.presence_beat(connections={"live.tab": (room.pk, member.pk)})
 
     assert callbacks == []
     assert list(Presence.objects.values_list("channel_name", flat=True)) == ["live.tab"]
 
 
-def test_presence_heartbeat_leaves_other_rooms_alone(room, member):
+def test_presence_beat_leaves_other_rooms_alone(room, member):
     other_room = RoomFactory()
     stale = timezone.now() - timedelta(minutes=5)
     Presence.objects.create(room=other_room, user=member, channel_name="there", last_seen=stale)
 
-    services.presence_heartbeat(user=member, room_id=room.pk, channel_name="here")
+    beat = services.presence_beat(connections={"here": (room.pk, member.pk)})
 
     assert sorted(Presence.objects.values_list("channel_name", flat=True)) == ["here", "there"]
+    assert beat == {room.pk: (0, [{"id": member.pk, "name": member.display_name}])}
+
+
+def test_presence_beat_refreshes_a_whole_process_in_one_call(room, member):
+    """One call per server process and heartbeat, whatever its number of sockets: every
+    socket refreshed, and each room's last seq and who is online for its heartbeat."""
+    other_room = RoomFactory()
+    other = MembershipFactory(community=other_room.community).user
+    earlier = timezone.now() - timedelta(seconds=30)
+    for name, room_id, user in [("a", room.pk, member), ("b", other_room.pk, other)]:
+        Presence.objects.create(room_id=room_id, user=user, channel_name=name, last_seen=earlier)
+    Room.objects.filter(pk=other_room.pk).update(last_seq=7)
+
+    beat = services.presence_beat(
+        connections={
+            "a": (room.pk, member.pk),
+            "b": (other_room.pk, other.pk),
+            "c": (other_room.pk, other.pk),  # swept meanwhile: recreated
+        }
+    )
+
+    assert beat == {
+        room.pk: (0, [{"id": member.pk, "name": member.display_name}]),
+        other_room.pk: (7, [{"id": other.pk, "name": other.display_name}]),
+    }
+    rows = Presence.objects.order_by("channel_name").values_list("channel_name", "last_seen")
+    assert [name for name, _seen in rows] == ["a", "b", "c"]
+    assert all(seen > earlier for _name, seen in rows)
 
 
 # Membership ends: the kick --------------------------------------------------------------
@@ -819,7 +857,7 @@ def test_membership_leave_kicks_the_users_sockets_after_commit(
         community_services.membership_leave(user=member, community=room.community)
 
     assert sent(f"user.{member.pk}", callbacks) == [
-        {"type": "room.kick", "community": room.community_id}
+        {"type": "room.kick", "user": member.pk, "community": room.community_id}
     ]
 
 
@@ -832,5 +870,5 @@ def test_membership_remove_kicks_the_users_sockets_after_commit(
         community_services.membership_remove(actor=manager, membership=membership)
 
     assert sent(f"user.{member.pk}", callbacks) == [
-        {"type": "room.kick", "community": room.community_id}
+        {"type": "room.kick", "user": member.pk, "community": room.community_id}
     ]
