@@ -571,6 +571,7 @@ class Runner:
         self.secret_key = secrets.token_urlsafe(50)
         self.password = secrets.token_urlsafe(12)
         self.runs: list[dict] = []
+        self.effective: dict[str, dict] = {}  # by server: what its settings made of the env
 
     def _config(self, name: str):
         """The scenario's settings as this run has them (the defaults if not selected)."""
@@ -768,11 +769,11 @@ class Runner:
     def ours(self, deployment: servers.Deployment, redis) -> None:
         target = deployment.name
         sessions = self.sessions(target)
-        main_layer = "InMemoryChannelLayer"
-        if target == "postgres":
-            main_layer = LAYERS.get(self.args.channel_layer) or deployment.channel_layer()
-            if "layers" in self.scenarios and self.wants("layers", target):
-                sessions.append(None)  # decided after the main capacity search
+        effective = deployment.effective()
+        self.effective[target] = effective
+        main_layer = effective["channel_layer"]
+        if target == "postgres" and self.wants("layers", target):
+            sessions.append(None)  # decided after the main capacity search
         if not sessions:
             return
         # Members enough for every session: `rooms` rooms of `members` (scenario 1's
@@ -1015,7 +1016,12 @@ def main(argv: list[str] | None = None) -> int:
                 args.channel_layer or "the base settings' choice",
             ),
             # Passed through to our server from the environment, like any deployment's.
-            "conn_max_age": os.environ.get("CONN_MAX_AGE", "0 (the base settings' default)"),
+            "conn_max_age": (
+                f"{runner.effective['postgres']['conn_max_age']} on PostgreSQL"
+                if "postgres" in runner.effective
+                else os.environ.get("CONN_MAX_AGE", "the base settings' default")
+            ),
+            "effective": runner.effective,
             "channel_layer_tutorial": args.tutorial_layer or "pubsub",
         },
         "scenarios": {name: vars_of(s) for name, s in scenarios.items()},

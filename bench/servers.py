@@ -297,18 +297,19 @@ class Deployment:
             finally:
                 db.close()
 
-    def channel_layer(self, **env: str) -> str:
-        """The channel layer's class the server will use with `env` added (what the
-        settings make of the environment: the results name it)."""
+    def effective(self, **env: str) -> dict:
+        """What the settings make of the environment (with `env` added), for the results:
+        the channel layer's class and CONN_MAX_AGE."""
         out = self.manage(
             "shell",
             "-c",
-            "from django.conf import settings; "
-            "print(settings.CHANNEL_LAYERS['default']['BACKEND'])",
+            "import json; from django.conf import settings; print(json.dumps({"
+            "'channel_layer': settings.CHANNEL_LAYERS['default']['BACKEND'].rsplit('.', 1)[-1],"
+            "'conn_max_age': settings.DATABASES['default'].get('CONN_MAX_AGE')}))",
             extra_env=env,
             timeout=60,
         )
-        return out.strip().splitlines()[-1].rsplit(".", 1)[-1]
+        return json.loads(out.strip().splitlines()[-1])
 
     @contextlib.contextmanager
     def serve(self, processes: int = 1, **env: str):
