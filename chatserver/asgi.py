@@ -14,7 +14,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from daphne.ws_protocol import WebSocketProtocol  # noqa: E402
 
 from chatserver.routing import websocket_urlpatterns  # noqa: E402
-from rooms.backpressure import WriteWatchMiddleware  # noqa: E402
+from rooms.transport import OutletMiddleware  # noqa: E402
 
 # Daphne leaves autobahn's `failByDrop` on: a frame over --websocket-max-message-size (or a
 # protocol violation) drops the TCP connection, and the browser reads 1006. Off, autobahn
@@ -24,7 +24,7 @@ WebSocketProtocol.failByDrop = False
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": WriteWatchMiddleware(
+        "websocket": OutletMiddleware(
             AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
         ),
     }

@@ -22,6 +22,7 @@ from .events import event_send_async, typing_event
 from .hub import now_iso as _now
 from .hub import room_hub
 from .protocol import ProtocolError, frame_decode, frame_validate
+from .transport import Frame
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
     kicked = False
     joined = False
     typed_at = 0.0
-    watch = None  # backpressure.WriteWatch under Daphne
+    outlet = None  # rooms.transport.Outlet under Daphne
     skipped = 0  # live frames not written because the client fell behind
 
     # Connecting ------------------------------------------------------------------------
@@ -58,10 +59,10 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         # Accept first, then close with a code: closing before accept() makes Daphne answer
         # the handshake with HTTP 403, and the browser never learns why.
         await self.accept()
-        make_watch = self.scope.get("write_watch")  # rooms.backpressure, under Daphne
-        self.watch = make_watch() if make_watch is not None else None
-        if self.watch is not None:
-            self.watch.on_resume = self._caught_up
+        make_outlet = self.scope.get("outlet")  # rooms.transport, under Daphne
+        self.outlet = make_outlet() if make_outlet is not None else None
+        if self.outlet is not None:
+            self.outlet.watch.on_resume = self._caught_up
         user = self.scope["user"]
         if not user.is_authenticated:
             await self.close(CLOSE_NOT_SIGNED_IN)
@@ -101,8 +102,9 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         await self._send_backlog(self._after_param())
         while self.pending:
             held, self.pending = self.pending, []
-            for text, seq in held:
-                await self._deliver_live(text, seq)
+            for frame, seq in held:
+                if (sending := self._deliver_live(frame, seq)) is not None:
+                    await sending
         self.pending = None
 
     def _query(self) -> dict[str, str]:
@@ -324,19 +326,23 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
 
     # From the hub: send only (no database, no thread hop) ------------------------------------
 
-    async def deliver(self, text: str, seq: int | None) -> None:
-        """A frame serialised once by its sender, for every socket in the room."""
+    def deliver(self, frame: Frame, seq: int | None):
+        """A frame serialised once by its sender, for every socket in the room. Under
+        Daphne it is written here and now (None is returned); otherwise this returns the
+        awaitable that sends it."""
         if self.kicked:
-            return
+            return None
         if self.pending is not None:
-            self.pending.append((text, seq))  # the backlog is still going out
-            return
-        await self._deliver_live(text, seq)
+            self.pending.append((frame, seq))  # the backlog is still going out
+            return None
+        return self._deliver_live(frame, seq)
 
-    async def _deliver_live(self, text: str, seq: int | None) -> None:
+    def _deliver_live(self, frame: Frame, seq: int | None):
         if seq is not None and seq <= self.floor:
-            return  # already sent from history while resuming
-        behind = self.watch.behind_for() if self.watch is not None else None
+            return None  # already sent from history while resuming
+        if self.outlet is None:
+            return self.send(text_data=frame.text)
+        behind = self.outlet.watch.behind_for()
         if behind is not None:
             # The client stopped reading and 64 KB wait for it already: write nothing more
             # (memory stays bounded, the room is not held up). It catches up from history
@@ -344,21 +350,27 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             self.skipped += 1
             if behind > settings.ROOM_SLOW_CLIENT_SECONDS:
                 self.kicked = True
-                await self.close(CLOSE_TOO_SLOW)
-            return
-        await self._tell_skipped()
-        await self.send(text_data=text)
+                return self.close(CLOSE_TOO_SLOW)
+            return None
+        if self.skipped:
+            return self._tell_skipped(then=frame)
+        self.outlet.send(frame)
+        return None
 
     def _caught_up(self) -> None:
         """What waited for the client has drained (Twisted resumed us): tell it what it
         missed now rather than with the next live frame, once it stays caught up."""
         if self.skipped and not self.kicked:
             asyncio.get_running_loop().call_later(
-                self.watch.SETTLE, lambda: asyncio.ensure_future(self._tell_skipped())
+                self.outlet.watch.SETTLE, lambda: asyncio.ensure_future(self._tell_skipped())
             )
 
-    async def _tell_skipped(self) -> None:
-        if not self.skipped or self.kicked or self.watch.behind_for() is not None:
+    async def _tell_skipped(self, then: Frame | None = None) -> None:
+        if self.kicked or self.outlet.watch.behind_for() is not None:
+            return
+        if not self.skipped:
+            if then is not None:
+                self.outlet.send(then)
             return
         skipped, self.skipped = self.skipped, 0
         with translation.override(self.scope["user"].language):
@@ -367,6 +379,8 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
                 "fetch the missing messages from history."
             )
         await self._send_error("slow_client", detail, {}, skipped=skipped)
+        if then is not None:
+            self.outlet.send(then)
 
     async def kick(self) -> None:
         """This user's membership ended: close within the second, send nothing more."""

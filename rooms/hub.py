@@ -4,8 +4,9 @@ The tutorial way gives every socket its own channel-layer channel and group memb
 each message crosses the layer once per recipient (a queue, a task wake-up and a dispatch
 each). Here the process subscribes to a room's group once, when its first socket in the
 room opens, and hands each event to its sockets in one pass: the frame is serialised once
-by the sender (`events.frame_event`) and written to each socket (`Outlet`) with nothing
-else paid per recipient. Zulip's Tornado queues work the same way.
+by the sender (`events.frame_event`), framed once (`transport.Frame`) and written to each
+socket (`transport.Outlet`) with nothing else paid per recipient. Zulip's Tornado queues
+work the same way.
 
 The hub also does, once per process, what each socket used to do on its own:
 
@@ -32,6 +33,7 @@ from django.conf import settings
 
 from . import services
 from .events import dumps
+from .transport import Frame
 
 logger = logging.getLogger(__name__)
 
@@ -164,12 +166,16 @@ class RoomHub:
     }
 
     async def deliver(self, room_id: int, text: str, *, seq=None, skip_user=None) -> None:
-        """One frame, serialised once, to every socket of this process in the room."""
+        """One frame, serialised once (and framed once, under Daphne), to every socket of
+        this process in the room."""
+        frame = Frame(text)
         for socket in list(self.rooms.get(room_id, ())):
             if skip_user is not None and socket.user_id == skip_user:
                 continue
             try:
-                await socket.deliver(text, seq)
+                sending = socket.deliver(frame, seq)
+                if sending is not None:
+                    await sending
             except Exception:
                 logger.warning("could not deliver to a socket in room %s", room_id, exc_info=True)
 
