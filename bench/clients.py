@@ -1127,7 +1127,7 @@ def _phase_result(plan: dict, reports: list[dict], by_room: Counter, resources: 
         "errors": dict(errors),
         "resources": resources,
     }
-    for key in ("fraction", "of_deliveries_per_second", "pad", "slow", "control", "flush"):
+    for key in ("fraction", "of_deliveries_per_second", "pad", "slow", "control"):
         if key in plan:
             result[key] = plan[key]
     if plan.get("typing"):

@@ -480,24 +480,23 @@ def _slow_client(results: dict) -> list[str]:
         return []
     s = results["scenarios"]["slow-client"]
     out = [
-        f"## Scenario 6: a slow client — in the capacity room, {s['seconds']:g} s at "
+        f"## Scenario 6: a slow client — in the capacity room, at "
         f"{100 * s['fraction']:g} % of the saturation throughput, bodies padded by {s['pad']:,} "
         f"characters, with {s['clients']} connections that stop reading after the handshake, "
-        "then without them (control)",
+        f"then without them ({s['seconds']:g} s, the control)",
         "",
     ]
     for run in runs:
         rows = []
         slow = None
         for phase in _sends(run):
-            if phase.get("flush"):
-                continue
             latency, resources = phase["latency"], phase["resources"]
             growth, peak = _rss(phase)
             slow = phase.get("slow_clients") or slow
             rows.append(
                 [
                     "with slow clients" if phase.get("slow") else "control",
+                    f"{phase['seconds']:g}",
                     _n(phase["offered_deliveries_per_second"]),
                     _n(phase["delivered_per_second"]),
                     _n(latency["p50_ms"], 1),
@@ -516,6 +515,7 @@ def _slow_client(results: dict) -> list[str]:
             *_table(
                 [
                     "phase",
+                    "s",
                     "offered/s",
                     "delivered/s (others)",
                     "p50 ms",

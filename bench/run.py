@@ -142,10 +142,13 @@ class TwoProcesses:
 
 @dataclass(frozen=True)
 class SlowClient:
-    """Scenario 6: in the capacity room, a control phase of `seconds` at `fraction` of the
+    """Scenario 6: in the capacity room, a phase of `seconds` at `fraction` of the
     saturation throughput (`deliveries`/s offered when no capacity search ran), bodies
-    padded by `pad` characters; then the same with `clients` slow clients (bench/slow.py)
-    that never read after the handshake."""
+    padded by `pad` characters, with `clients` slow clients (bench/slow.py) that never
+    read after the handshake; then the same without them (the control). With
+    `until_closed`, the phase with slow clients lasts until `after_close` seconds past the
+    server's ROOM_SLOW_CLIENT_SECONDS (when it closes a client stuck that long), at most
+    `max_seconds`, so that the close can be seen."""
 
     name = "slow-client"
     clients: int = 3
@@ -154,7 +157,9 @@ class SlowClient:
     deliveries: float = 2000.0
     pad: int = 3000
     quiet_max: float = 5.0
-    flush_messages: int = 60
+    until_closed: bool = True
+    after_close: float = 5.0
+    max_seconds: float = 40.0
 
 
 @dataclass(frozen=True)
@@ -187,7 +192,9 @@ QUICK = {
     "meeting": Meeting(period=1.0, typing=1.0, seconds=2.0, quiet_max=2.0),
     "storm": Storm(senders=2, rate_per_sender=2.0, warmup=1.0, kill_after=0.3, seconds=2.0),
     "two-processes": TwoProcesses(seconds=2.0),
-    "slow-client": SlowClient(clients=1, seconds=1.0, deliveries=40.0, pad=500, quiet_max=2.0),
+    "slow-client": SlowClient(
+        clients=1, seconds=1.0, deliveries=40.0, pad=500, quiet_max=2.0, until_closed=False
+    ),
     "layers": Layers(budget=3.0, max_steps=2),
 }
 # Which servers run which scenario by default (the issue asks for the others on ours
@@ -373,13 +380,13 @@ def meeting_plan(scenario: Meeting, members: int, typing: bool):
     return decide
 
 
-def slow_plan(scenario: SlowClient, capacity: Capacity, fanout: int):
-    """With the slow clients first, then the control phase, then (padded bodies over
-    ~800 characters) a flush: `flush_messages` unpadded messages, so that the room's last
-    50 messages make a history frame under 64 KB again for whoever joins it next (Daphne's
-    --websocket-max-message-size refuses larger frames in both directions: a new member
-    would be dropped). The slow clients join before any padded message for the same
-    reason."""
+def slow_plan(
+    scenario: SlowClient, capacity: Capacity, fanout: int, close_after: float | None = None
+):
+    """The phase with the slow clients first, then the control. The slow clients join
+    before any padded message: up to a46252e a history frame of 50 long messages went over
+    Daphne's 64 KB frame limit (it bounds what the server sends too) and dropped the
+    connection."""
 
     def decide(mine, everything):
         base = saturation_base([p for p in everything if p["tag"] == "capacity"], capacity)
@@ -391,12 +398,12 @@ def slow_plan(scenario: SlowClient, capacity: Capacity, fanout: int):
             "quiet": scenario.quiet_max,
         }
         if not mine:
+            if scenario.until_closed and close_after:
+                seconds = max(scenario.seconds, close_after + scenario.after_close)
+                plan["duration"] = min(seconds, scenario.max_seconds)
             return {**plan, "slow": scenario.clients}
         if len(mine) == 1:
             return {**plan, "control": True}
-        if len(mine) == 2 and scenario.pad > 800:
-            seconds = 2.0
-            return {"rate": scenario.flush_messages / seconds, "duration": seconds, "flush": True}
         return None
 
     return decide
@@ -621,7 +628,15 @@ class Runner:
         if self.wants("slow-client", target) and ours:
             slow = s["slow-client"].clients
             segments.append(
-                ("slow-client", slow_plan(s["slow-client"], capacity, capacity.members))
+                (
+                    "slow-client",
+                    slow_plan(
+                        s["slow-client"],
+                        capacity,
+                        capacity.members,
+                        self.effective.get(target, {}).get("slow_client_seconds"),
+                    ),
+                )
             )
         if segments:
             result.append(Session(one_room, segments, capacity.settle_max, slow=slow))
@@ -705,7 +720,6 @@ class Runner:
             latency = phase["latency_in_time"]
             p99 = latency["p99_ms"]
             what = phase["tag"] + (" (warm-up)" if phase["tag"] == "storm" else "")
-            what += " (flush)" if phase.get("flush") else ""
             line = (
                 f"{what}: offered {phase['offered_deliveries_per_second']:,.0f}/s, "
                 f"delivered {phase['delivered_per_second']:,.0f}/s, p99 "
@@ -768,9 +782,9 @@ class Runner:
 
     def ours(self, deployment: servers.Deployment, redis) -> None:
         target = deployment.name
-        sessions = self.sessions(target)
         effective = deployment.effective()
         self.effective[target] = effective
+        sessions = self.sessions(target)
         main_layer = effective["channel_layer"]
         if target == "postgres" and self.wants("layers", target):
             sessions.append(None)  # decided after the main capacity search
