@@ -30,6 +30,10 @@ PASSWORD_HASHERS = [
 # and reports the value it used. The check itself still runs on every message.
 ROOM_RATE_LIMIT_MESSAGES = env.int("BENCH_RATE_LIMIT", default=1000)
 
+# Scenario 6 watches the server close clients that stopped reading; the site's 30 s would
+# make its phase longer than the whole run can afford. The closing logic is the same.
+ROOM_SLOW_CLIENT_SECONDS = env.float("ROOM_SLOW_CLIENT_SECONDS", default=10.0)
+
 # Plain HTTP on loopback: no redirect to https, no secure-only cookies.
 SECURE_SSL_REDIRECT = False
 SECURE_HSTS_SECONDS = 0

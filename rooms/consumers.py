@@ -33,6 +33,7 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_UNAVAILABLE = 4503  # the server cannot serve the room right now; retry
 CLOSE_TOO_SLOW = 4408  # the client stopped reading for ROOM_SLOW_CLIENT_SECONDS
 BACKLOG_PAGES = 10  # at most this many pages of HISTORY_MAX on resume; the rest on request
+CAUGHT_UP_SECONDS = 3.0  # a client whose buffer stays drained this long has caught up
 TYPING_INTERVAL = 0.5  # seconds: typing frames closer together than this are not relayed
 
 
@@ -52,6 +53,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
     typed_at = 0.0
     outlet = None  # rooms.transport.Outlet under Daphne
     skipped = 0  # live frames not written because the client fell behind
+    behind_since: float | None = None  # the first of them, since the client last caught up
 
     # Connecting ------------------------------------------------------------------------
 
@@ -342,37 +344,45 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             return None  # already sent from history while resuming
         if self.outlet is None:
             return self.send(text_data=frame.text)
-        behind = self.outlet.watch.behind_for()
-        if behind is not None:
+        if self.outlet.watch.paused:
             # The client stopped reading and 64 KB wait for it already: write nothing more
             # (memory stays bounded, the room is not held up). It catches up from history
-            # through the seq gap; one that stays stuck is closed.
+            # through the seq gap; one that stays behind is closed.
+            now = time.monotonic()
             self.skipped += 1
-            if behind > settings.ROOM_SLOW_CLIENT_SECONDS:
+            if self.behind_since is None:
+                self.behind_since = now
+            elif now - self.behind_since > settings.ROOM_SLOW_CLIENT_SECONDS:
                 self.kicked = True
                 return self.close(CLOSE_TOO_SLOW)
             return None
-        if self.skipped:
+        if self.skipped and self._has_caught_up():
             return self._tell_skipped(then=frame)
         self.outlet.send(frame)
         return None
 
+    def _has_caught_up(self) -> bool:
+        watch = self.outlet.watch
+        return not watch.paused and time.monotonic() - watch.resumed_at >= CAUGHT_UP_SECONDS
+
     def _caught_up(self) -> None:
-        """What waited for the client has drained (Twisted resumed us): tell it what it
-        missed now rather than with the next live frame, once it stays caught up."""
+        """What waited for the client has drained (Twisted resumed us). Linux growing the
+        socket's send buffer does that too, without the client reading: only once the
+        buffer stays drained for CAUGHT_UP_SECONDS is the client told what it missed (and
+        its clock towards ROOM_SLOW_CLIENT_SECONDS stopped)."""
         if self.skipped and not self.kicked:
             asyncio.get_running_loop().call_later(
-                self.outlet.watch.SETTLE, lambda: asyncio.ensure_future(self._tell_skipped())
+                CAUGHT_UP_SECONDS + 0.05, lambda: asyncio.ensure_future(self._tell_skipped())
             )
 
     async def _tell_skipped(self, then: Frame | None = None) -> None:
-        if self.kicked or self.outlet.watch.behind_for() is not None:
+        if self.kicked or not self._has_caught_up():
             return
         if not self.skipped:
             if then is not None:
                 self.outlet.send(then)
             return
-        skipped, self.skipped = self.skipped, 0
+        skipped, self.skipped, self.behind_since = self.skipped, 0, None
         with translation.override(self.scope["user"].language):
             detail = _(
                 "Your connection fell behind, so some updates were not sent; "

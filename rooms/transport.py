@@ -28,37 +28,22 @@ from zope.interface import implementer
 class WriteWatch:
     """Paused by Twisted while more than 64 KB wait for the client."""
 
-    # A pause within this many seconds of a resume continues it: Linux growing the socket's
-    # send buffer lets Twisted hand it a little more, which is not the client reading.
-    SETTLE = 1.0
-
-    paused_since: float | None = None
+    paused = False
+    resumed_at = 0.0  # time.monotonic() of the last resume
     on_resume = None  # called (in the event loop) when the buffer has drained
-    _resumed_at = -SETTLE
-    _was_paused_since: float | None = None
 
     def pauseProducing(self) -> None:
-        if self.paused_since is not None:
-            return
-        now = time.monotonic()
-        if self._was_paused_since is not None and now - self._resumed_at < self.SETTLE:
-            self.paused_since = self._was_paused_since
-        else:
-            self.paused_since = now
+        self.paused = True
 
     def resumeProducing(self) -> None:
-        self._was_paused_since, self.paused_since = self.paused_since, None
-        self._resumed_at = time.monotonic()
+        self.paused = False
+        self.resumed_at = time.monotonic()
         if self.on_resume is not None:
             self.on_resume()
 
     def stopProducing(self) -> None:
-        self.paused_since = None
+        self.paused = False
         self.on_resume = None
-
-    def behind_for(self) -> float | None:
-        """Seconds since the client fell behind, or None while it keeps up."""
-        return None if self.paused_since is None else time.monotonic() - self.paused_since
 
 
 class Frame:

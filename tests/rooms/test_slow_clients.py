@@ -13,6 +13,7 @@ import time
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from rooms.consumers import CAUGHT_UP_SECONDS
 from rooms.models import Message
 from tests.conftest import database_url_for_tests, run_daphne
 from tests.factories import MembershipFactory, RoomFactory
@@ -92,7 +93,7 @@ async def test_a_client_that_stops_reading_is_skipped_told_and_can_catch_up(slow
         # The reader reads again: what waited for it (the kernel's buffers, and at most
         # 64 KB more each time the server noticed it fell behind), with a slow_client
         # error each time it caught up.
-        received = await read_until_quiet(reader)
+        received = await read_until_quiet(reader, quiet=CAUGHT_UP_SECONDS + 1)
         await sender.send(json.dumps({"type": "message.send", "body": "after", "client_id": "z"}))
         received += await read_until_quiet(reader)
         held = [f["message"]["seq"] for f in received if f["type"] == "message.new"]
