@@ -37,9 +37,10 @@ def frame_event(frame: dict, room, **routing) -> dict:
     }
 
 
-def presence_event(room_id: int, online: list[dict]) -> dict:
-    """Who is online in a room now; each process's hub coalesces these per room."""
-    return {"type": "room.presence", "room": room_id, "online": online}
+def presence_event(room_id: int) -> dict:
+    """Who is online in a room changed; each process's hub reads the list, at most once a
+    second per room, and tells its sockets."""
+    return {"type": "room.presence", "room": room_id}
 
 
 def typing_event(room_id: int, user) -> dict:

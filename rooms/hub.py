@@ -31,7 +31,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from . import services
+from . import selectors, services
 from .events import dumps
 from .transport import Frame
 
@@ -51,7 +51,8 @@ class RoomHub:
         self.rooms: dict[int, set] = defaultdict(set)  # room id -> sockets
         self.users: dict[int, set] = defaultdict(set)  # user id -> sockets
         self.presence_sent: dict[int, list] = {}  # room id -> the list its sockets hold
-        self.presence_latest: dict[int, list] = {}  # room id -> the newest list heard
+        # room id -> the newest list heard (from the beat), or None: read it at the flush
+        self.presence_latest: dict[int, list | None] = {}
         self.presence_flushed: dict[int, float] = {}
         self.presence_tasks: dict[int, asyncio.Task] = {}
         self._lock = asyncio.Lock()  # group changes, in order
@@ -147,7 +148,7 @@ class RoomHub:
         return round(min(30.0, 2 * self.lag), 1)
 
     async def _on_presence(self, event: dict) -> None:
-        self._presence_heard(event["room"], event["online"])
+        self._presence_heard(event["room"], None)
 
     async def _on_typing(self, event: dict) -> None:
         await self.deliver(event["room"], event["text"], skip_user=event["user"])
@@ -181,7 +182,7 @@ class RoomHub:
 
     # Presence: at most one frame a second per room ------------------------------------------
 
-    def _presence_heard(self, room_id: int, online: list) -> None:
+    def _presence_heard(self, room_id: int, online: list | None) -> None:
         if room_id not in self.rooms:
             return
         self.presence_latest[room_id] = online
@@ -195,8 +196,12 @@ class RoomHub:
                 await asyncio.sleep(wait)
         finally:
             self.presence_tasks.pop(room_id, None)
-        online = self.presence_latest.get(room_id)
-        if online is None or online == self.presence_sent.get(room_id):
+        if room_id not in self.presence_latest:
+            return
+        online = self.presence_latest.pop(room_id)
+        if online is None:
+            online = await database_sync_to_async(selectors.room_online)(room_id=room_id)
+        if room_id not in self.rooms or online == self.presence_sent.get(room_id):
             return
         self.presence_flushed[room_id] = time.monotonic()
         self.presence_sent[room_id] = online

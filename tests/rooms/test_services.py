@@ -701,16 +701,16 @@ def test_reports_dismiss_by_member_refused_not_allowed(room, member, message):
 # Presence -------------------------------------------------------------------------------
 
 
-def presence_event(room, *users) -> dict:
-    online = [{"id": u.pk, "name": u.display_name} for u in users]
-    return {"type": "room.presence", "room": room.pk, "online": online}
+def presence_event(room) -> dict:
+    """Who is online changed; the hubs read the list themselves."""
+    return {"type": "room.presence", "room": room.pk}
 
 
 def test_presence_join_of_first_tab_announces(room, member, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as callbacks:
         services.presence_join(user=member, room_id=room.pk, channel_name="tab.one")
 
-    assert sent(room.group_name, callbacks) == [presence_event(room, member)]
+    assert sent(room.group_name, callbacks) == [presence_event(room)]
     assert list(Presence.objects.values_list("user_id", "channel_name")) == [(member.pk, "tab.one")]
 
 
@@ -732,7 +732,20 @@ def test_presence_leave_of_last_tab_announces(room, member, django_capture_on_co
     with django_capture_on_commit_callbacks() as callbacks:
         services.presence_leave(room_id=room.pk, channel_name="tab.one")
 
-    assert sent(room.group_name, callbacks) == [presence_event(room, other)]
+    assert sent(room.group_name, callbacks) == [presence_event(room)]
+
+
+def test_presence_leave_also_sweeps_dead_connections(room, member):
+    """The last live connection to leave a room takes dead processes' ghosts with it:
+    no heartbeat is left in the room to sweep them."""
+    ghost = MembershipFactory(community=room.community).user
+    stale = timezone.now() - timedelta(minutes=5)
+    Presence.objects.create(room=room, user=ghost, channel_name="killed", last_seen=stale)
+    services.presence_join(user=member, room_id=room.pk, channel_name="tab")
+
+    services.presence_leave(room_id=room.pk, channel_name="tab")
+
+    assert Presence.objects.count() == 0
 
 
 def test_presence_leave_of_one_tab_of_two_is_silent(
@@ -788,7 +801,7 @@ def test_presence_beat_sweeps_a_dead_process_connection(
 
     assert list(Presence.objects.values_list("channel_name", flat=True)) == ["live.tab"]
     assert len(callbacks) == 1
-    assert sent(room.group_name, callbacks) == [presence_event(room, member)]
+    assert sent(room.group_name, callbacks) == [presence_event(room)]
 
 
 def test_presence_beat_sweeps_a_dead_tab_of_someone_still_online(
