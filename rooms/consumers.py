@@ -96,14 +96,11 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             await self.close(CLOSE_UNAVAILABLE)
             return
         self.joined = True
-        await database_sync_to_async(services.presence_join)(
-            user=user, room_id=room.pk, channel_name=self.connection_id
-        )
         # The list this process's sockets in the room hold, if any: reading it again costs
         # a query over the whole room per arrival. A change it lacks (this arrival) follows
         # in a presence frame within the second.
         online = room_hub().presence_sent.get(room.pk)
-        state = await database_sync_to_async(self._state)(room, is_manager, online)
+        state = await database_sync_to_async(self._arrive)(room, is_manager, online)
         await self.send(text_data=_dumps(state))
         await self._send_backlog(self._after_param())
         while self.pending:
@@ -130,6 +127,13 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         except ValueError:
             return None
         return since if since.tzinfo is not None else None
+
+    def _arrive(self, room, is_manager: bool, online: list | None) -> dict:
+        """Presence and the room's state in one trip to the database thread."""
+        services.presence_join(
+            user=self.scope["user"], room_id=room.pk, channel_name=self.connection_id
+        )
+        return self._state(room, is_manager, online)
 
     def _state(self, room, is_manager: bool, online: list | None = None) -> dict:
         user = self.scope["user"]
