@@ -243,10 +243,6 @@ class RoomHub:
             if room_id in self.rooms:
                 self._presence_heard(room_id, online)
 
-    async def close(self) -> None:
-        for task in [*self._tasks, *self.presence_tasks.values()]:
-            task.cancel()
-
 
 _hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RoomHub]" = weakref.WeakKeyDictionary()
 
