@@ -172,7 +172,8 @@ def _processes(name: str, commands: list[list[str]], env: dict, log_dir: Path, h
             stop_process(process)
 
 
-def _daphne(port: int, application: str) -> list[str]:
+def daphne_command(port: int, application: str = "chatserver.asgi:application") -> list[str]:
+    """Daphne on loopback, serving `application` as `make run` and the Procfile do."""
     return [
         sys.executable,
         "-m",
@@ -320,7 +321,7 @@ class Deployment:
         if processes > 1 and "REDIS_URL" not in self.env:
             raise ValueError("several processes need a shared channel layer (Redis)")
         ports = [free_port() for _ in range(processes)]
-        commands = [(port, _daphne(port, "chatserver.asgi:application")) for port in ports]
+        commands = [(port, daphne_command(port)) for port in ports]
         # A stopped server's presence rows would make the next one's rooms look busy.
         self.sql("DELETE FROM rooms_presence")
         with _processes(
@@ -410,6 +411,6 @@ def tutorial_server(work_dir: Path, redis_url: str = "", layer: str = ""):
         env["REDIS_URL"] = redis_url
     if layer:
         env["BENCH_TUTORIAL_LAYER"] = layer
-    command = _daphne(port, "bench.tutorial.asgi:application")
+    command = daphne_command(port, "bench.tutorial.asgi:application")
     with _processes("tutorial", [(port, command)], env, work_dir / "logs", "/healthz") as s:
         yield s

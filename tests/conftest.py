@@ -1,7 +1,6 @@
 import contextlib
 import os
 import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import quote
 
@@ -9,7 +8,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone, translation
 
-from bench.servers import stop_process, wait_for_http
+from bench.servers import daphne_command, stop_process, wait_for_http
 from tests import services
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,18 +97,7 @@ def run_daphne_process(log_path: Path, **env_overrides: str):
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "--websocket-max-message-size",
-                "65536",
-                "chatserver.asgi:application",
-            ],
+            daphne_command(port),
             cwd=ROOT,
             env=env,
             stdout=log,

@@ -93,16 +93,25 @@ async def send_all(ws, count: int) -> float:
     return time.monotonic() - started
 
 
-async def test_a_client_that_stops_reading_is_skipped_told_and_can_catch_up(slow_world):
-    base, room = slow_world["base"], slow_world["room"]
+@contextlib.asynccontextmanager
+async def sender_and_reader(world):
+    """Two members in the room, past their first frames: one sending, one whose socket's
+    receive buffer is tiny (it reads only when the test says so)."""
+    base, room = world["base"], world["room"]
     async with (
-        room_socket(base, room, slow_world["sender"]) as sender,
+        room_socket(base, room, world["sender"]) as sender,
         room_socket(
-            base, room, slow_world["reader"], sock=small_buffer_socket(base), max_queue=1
+            base, room, world["reader"], sock=small_buffer_socket(base), max_queue=1
         ) as reader,
     ):
         await first_frames(sender)
         await first_frames(reader)
+        yield sender, reader
+
+
+async def test_a_client_that_stops_reading_is_skipped_told_and_can_catch_up(slow_world):
+    room = slow_world["room"]
+    async with sender_and_reader(slow_world) as (sender, reader):
         # The reader stops reading; the sender goes on.
         took = await send_all(sender, MESSAGES)
         # The reader reads again: what waited for it (the kernel's buffers, and at most
@@ -143,15 +152,7 @@ async def read_until_quiet(ws, quiet: float = 1.0) -> list[dict]:
 
 
 async def test_a_client_that_stays_stuck_is_closed_with_4408(stuck_world):
-    base, room = stuck_world["base"], stuck_world["room"]
-    async with (
-        room_socket(base, room, stuck_world["sender"]) as sender,
-        room_socket(
-            base, room, stuck_world["reader"], sock=small_buffer_socket(base), max_queue=1
-        ) as reader,
-    ):
-        await first_frames(sender)
-        await first_frames(reader)
+    async with sender_and_reader(stuck_world) as (sender, reader):
         await send_all(sender, MESSAGES)
         # The room goes on talking while the reader stays stuck for longer than
         # ROOM_SLOW_CLIENT_SECONDS (3): the server closes it.
