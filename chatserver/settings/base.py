@@ -147,7 +147,12 @@ if REDIS_URL:
             # does not lose idle consumers (channels_redis #422). Messages are durable in
             # the database; the layer only carries them.
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # Channel names start with the prefix: servers sharing one Redis for different
+            # sites (or concurrent test runs) must use different ones.
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": env.str("CHANNEL_LAYER_PREFIX", default="asgi"),
+            },
         }
     }
 else:

@@ -1,11 +1,14 @@
 """Test settings: the base, with only what tests need changed."""
 
 import os
+import secrets
 
 from django.core.management.utils import get_random_secret_key
 
 # A fresh key per test run; server subprocesses inherit it through the environment.
 os.environ.setdefault("SECRET_KEY", get_random_secret_key())
+# Channel names of their own on a shared Redis: concurrent runs never hear each other.
+os.environ.setdefault("CHANNEL_LAYER_PREFIX", f"test{secrets.token_hex(4)}")
 
 from .base import *  # noqa: F403
 from .base import DATABASES, STORAGES, VAR_DIR

@@ -118,11 +118,13 @@ def test_redis_url_selects_pubsub_layer_and_database_url_postgres(tmp_path):
         DEBUG="true",
         REDIS_URL="redis://127.0.0.1:6379/3",
         DATABASE_URL="postgres://postgres@127.0.0.1:5432/chatserver",
+        CHANNEL_LAYER_PREFIX="site1",
     )
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (
-        "channels_redis.pubsub.RedisPubSubChannelLayer {'hosts': ['redis://127.0.0.1:6379/3']} "
+        "channels_redis.pubsub.RedisPubSubChannelLayer "
+        "{'hosts': ['redis://127.0.0.1:6379/3'], 'prefix': 'site1'} "
         "django.db.backends.postgresql chatserver"
     )
 
