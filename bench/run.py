@@ -147,7 +147,7 @@ class SlowClient:
     padded by `pad` characters, with `clients` slow clients (bench/slow.py) that never
     read after the handshake; then the same without them (the control). With
     `until_closed`, the phase with slow clients lasts until `after_close` seconds past the
-    server's ROOM_SLOW_CLIENT_SECONDS (when it closes a client stuck that long), at most
+    server's LIVE_SLOW_CLIENT_SECONDS (when it closes a client stuck that long), at most
     `max_seconds`, so that the close can be seen."""
 
     name = "slow-client"

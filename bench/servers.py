@@ -300,7 +300,7 @@ class Deployment:
 
     def effective(self, **env: str) -> dict:
         """What the settings make of the environment (with `env` added), for the results:
-        the channel layer's class, CONN_MAX_AGE and ROOM_SLOW_CLIENT_SECONDS (after how
+        the channel layer's class, CONN_MAX_AGE and LIVE_SLOW_CLIENT_SECONDS (after how
         long a client that stopped reading is closed)."""
         out = self.manage(
             "shell",
@@ -308,7 +308,7 @@ class Deployment:
             "import json; from django.conf import settings; print(json.dumps({"
             "'channel_layer': settings.CHANNEL_LAYERS['default']['BACKEND'].rsplit('.', 1)[-1],"
             "'conn_max_age': settings.DATABASES['default'].get('CONN_MAX_AGE'),"
-            "'slow_client_seconds': getattr(settings, 'ROOM_SLOW_CLIENT_SECONDS', None)}))",
+            "'slow_client_seconds': getattr(settings, 'LIVE_SLOW_CLIENT_SECONDS', None)}))",
             extra_env=env,
             timeout=60,
         )

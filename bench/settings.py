@@ -29,10 +29,14 @@ PASSWORD_HASHERS = [
 # senders; the benchmark raises it (BENCH_RATE_LIMIT messages per ROOM_RATE_LIMIT_SECONDS)
 # and reports the value it used. The check itself still runs on every message.
 ROOM_RATE_LIMIT_MESSAGES = env.int("BENCH_RATE_LIMIT", default=1000)
+# Likewise the per-socket frame rate (60 per 10 s) and the per-user actions; the buckets
+# are still taken on every frame.
+LIVE_FRAMES_MAX = ROOM_RATE_LIMIT_MESSAGES
+LIVE_ACTIONS_MAX = ROOM_RATE_LIMIT_MESSAGES
 
 # Scenario 6 watches the server close clients that stopped reading; the site's 30 s would
 # make its phase longer than the whole run can afford. The closing logic is the same.
-ROOM_SLOW_CLIENT_SECONDS = env.float("ROOM_SLOW_CLIENT_SECONDS", default=10.0)
+LIVE_SLOW_CLIENT_SECONDS = env.float("LIVE_SLOW_CLIENT_SECONDS", default=10.0)
 
 # Plain HTTP on loopback: no redirect to https, no secure-only cookies.
 SECURE_SSL_REDIRECT = False

@@ -10,11 +10,12 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from daphne.ws_protocol import WebSocketProtocol  # noqa: E402
 
 from chatserver.routing import websocket_urlpatterns  # noqa: E402
-from rooms.transport import OutletMiddleware  # noqa: E402
+from live import shutdown  # noqa: E402
+from live.security import SameOriginValidator  # noqa: E402
+from live.transport import OutletMiddleware  # noqa: E402
 
 # Daphne leaves autobahn's `failByDrop` on: a frame over --websocket-max-message-size (or a
 # protocol violation) drops the TCP connection, and the browser reads 1006. Off, autobahn
@@ -25,7 +26,10 @@ application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": OutletMiddleware(
-            AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+            SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
         ),
     }
 )
+
+# Under Daphne: SIGTERM closes the sockets with 4012 and the process exits (live/shutdown.py).
+shutdown.install()

@@ -9,9 +9,12 @@ class RoomsConfig(AppConfig):
     def ready(self):
         from communities.hooks import CommunityLink, community_link_register
         from communities.signals import membership_ended
+        from live.registry import live_group_register
 
+        from .protocol import ROOM_GROUPS
         from .receivers import membership_ended_kick
 
+        live_group_register(ROOM_GROUPS)
         membership_ended.connect(membership_ended_kick, dispatch_uid="rooms.kick")
         community_link_register(CommunityLink(_("Chat room"), "rooms:room"))
         community_link_register(

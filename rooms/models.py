@@ -13,6 +13,11 @@ CLIENT_ID_MAX_LENGTH = 64
 REASON_MAX_LENGTH = 500
 
 
+def room_group(room_id: int) -> str:
+    """The real-time group of a room's sockets (`room.42`): built from the id alone."""
+    return f"room.{room_id}"
+
+
 class Room(models.Model):
     """A chat room. Its readers are the community's active members (and site staff)."""
 
@@ -42,7 +47,7 @@ class Room(models.Model):
 
     @property
     def group_name(self) -> str:
-        return f"room.{self.pk}"
+        return room_group(self.pk)
 
 
 class Message(models.Model):

@@ -1,98 +1,113 @@
-"""The room socket's client frames: their fields, and the checks every frame passes.
+"""The room socket's frames: the client frames it takes, and the frames it builds.
 
 docs/protocol.md documents the same table; tests keep the two in step.
 """
 
-import json
-from dataclasses import dataclass
+from django.conf import settings
 
-from django.utils.translation import gettext as _
+from live.clock import server_time
+from live.frames import ClientFrame, Field, dumps
+from live.registry import Beat, GroupKind, group_id
 
-from .models import CLIENT_ID_MAX_LENGTH
-from .selectors import HISTORY_MAX
+from . import services
+from .models import CLIENT_ID_MAX_LENGTH, room_group
+from .selectors import HISTORY_MAX, message_frame, room_online
 
+TYPING_INTERVAL = 0.5  # seconds: typing frames closer together than this are not relayed
 
-class ProtocolError(Exception):
-    def __init__(self, code: str, detail: str):
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
-
-
-@dataclass(frozen=True)
-class Field:
-    kind: type
-    required: bool = True
-    minimum: int | None = None
-    maximum: int | None = None
-
-
-# type -> {field name: Field}; for strings, minimum and maximum bound the length. Other
-# fields are ignored; `request_id` (a short string) may ride on any frame and comes back
-# on its answer or error.
-CLIENT_FRAMES: dict[str, dict[str, Field]] = {
-    "message.send": {
-        "body": Field(str),
-        "client_id": Field(str, minimum=1, maximum=CLIENT_ID_MAX_LENGTH),
-    },
-    "message.edit": {"seq": Field(int, minimum=1), "body": Field(str)},
-    "message.delete": {"seq": Field(int, minimum=1)},
-    "message.hide": {"seq": Field(int, minimum=1)},
-    "message.restore": {"seq": Field(int, minimum=1)},
-    "message.report": {"seq": Field(int, minimum=1), "reason": Field(str)},
-    "history.fetch": {
-        "before": Field(int, required=False, minimum=1),
-        "after": Field(int, required=False, minimum=0),
-        "limit": Field(int, required=False, minimum=1, maximum=HISTORY_MAX),
-    },
-    "ping": {},
-    "typing": {},
+# type -> its fields; for strings, minimum and maximum bound the length. Other fields are
+# ignored; `request_id` (a short string) may ride on any frame and comes back on its
+# answer or error.
+CLIENT_FRAMES: dict[str, ClientFrame] = {
+    "message.send": ClientFrame(
+        {"body": Field(str), "client_id": Field(str, minimum=1, maximum=CLIENT_ID_MAX_LENGTH)},
+        shed=True,
+    ),
+    "message.edit": ClientFrame({"seq": Field(int, minimum=1), "body": Field(str)}, action=True),
+    "message.delete": ClientFrame({"seq": Field(int, minimum=1)}, action=True),
+    "message.hide": ClientFrame({"seq": Field(int, minimum=1)}, action=True),
+    "message.restore": ClientFrame({"seq": Field(int, minimum=1)}, action=True),
+    "message.report": ClientFrame(
+        {"seq": Field(int, minimum=1), "reason": Field(str)},
+        action=True,
+    ),
+    "history.fetch": ClientFrame(
+        {
+            "before": Field(int, required=False, minimum=1),
+            "after": Field(int, required=False, minimum=0),
+            "limit": Field(int, required=False, minimum=1, maximum=HISTORY_MAX),
+        }
+    ),
+    "ping": ClientFrame(),
+    "typing": ClientFrame(every=TYPING_INTERVAL),
 }
 
 
-def frame_decode(text: str | None) -> dict:
-    """Parse a text frame into an object, or raise ProtocolError."""
-    if text is None:
-        raise ProtocolError("binary_frame", _("Send text frames holding JSON."))
-    try:
-        content = json.loads(text)
-    except ValueError:
-        raise ProtocolError("bad_json", _("This frame is not valid JSON.")) from None
-    if not isinstance(content, dict):
-        raise ProtocolError("not_object", _("A frame must be a JSON object with a type."))
-    return content
+def updated_frame(message, **echo) -> dict:
+    return {"type": "message.updated", "message": message_frame(message), **echo}
 
 
-def frame_validate(content: dict) -> tuple[str, dict]:
-    """The frame's type and its checked fields, or raise ProtocolError."""
-    kind = content.get("type")
-    if not isinstance(kind, str) or kind not in CLIENT_FRAMES:
-        raise ProtocolError("unknown_type", _("Unknown frame type: %(type)s.") % {"type": kind})
-    args = {}
-    for name, field in CLIENT_FRAMES[kind].items():
-        value = content.get(name)
-        if value is None:
-            if field.required:
-                raise ProtocolError(
-                    "missing_field", _("The field “%(field)s” is missing.") % {"field": name}
-                )
-            continue
-        # bool is an int in Python, never in this protocol.
-        if not isinstance(value, field.kind) or isinstance(value, bool):
-            raise ProtocolError(
-                "invalid_field",
-                _("The field “%(field)s” must be a %(kind)s.")
-                % {"field": name, "kind": _("number") if field.kind is int else _("string")},
-            )
-        size = len(value) if isinstance(value, str) else value
-        if (field.minimum is not None and size < field.minimum) or (
-            field.maximum is not None and size > field.maximum
-        ):
-            raise ProtocolError(
-                "invalid_field",
-                _("The field “%(field)s” is out of range.") % {"field": name},
-            )
-        args[name] = value
-    if kind == "history.fetch" and "before" in args and "after" in args:
-        raise ProtocolError("invalid_field", _("Give “before” or “after”, not both."))
-    return kind, args
+def new_frame(message, **echo) -> dict:
+    return {"type": "message.new", "message": message_frame(message), **echo}
+
+
+def pong_frame(last_seq: int, **echo) -> dict:
+    return {"type": "pong", "last_seq": last_seq, "server_time": server_time(), **echo}
+
+
+def history_frame(messages, has_more: bool, *, resume: bool, forward: bool, **echo):
+    """One `history` frame, and the messages it holds. A frame may hold at most
+    LIVE_FRAME_MAX_BYTES (Daphne's --websocket-max-message-size bounds what it sends too):
+    a page of long messages is cut, nearest its anchor first (forward: the oldest;
+    otherwise the newest), and `has_more` says the rest is to fetch."""
+    frames = [message_frame(m) for m in messages]
+    kept = _fit(frames, settings.LIVE_FRAME_MAX_BYTES - 1024, forward=forward)
+    if kept < len(frames):
+        has_more = True
+        messages = messages[:kept] if forward else messages[len(messages) - kept :]
+        frames = frames[:kept] if forward else frames[len(frames) - kept :]
+    frame = {"type": "history", "messages": frames, "has_more": has_more, "resume": resume, **echo}
+    return frame, messages
+
+
+def _fit(frames: list[dict], budget: int, *, forward: bool) -> int:
+    """How many of `frames`, from the start (forward) or the end, fit in `budget` bytes of
+    JSON; at least one (a message alone always fits: its body is bounded)."""
+    used = 0
+    for count, frame in enumerate(frames if forward else reversed(frames)):
+        used += len(dumps(frame).encode()) + 1
+        if used > budget:
+            return max(1, count)
+    return len(frames)
+
+
+# How rooms' groups beat and tell presence (registered in RoomsConfig.ready()).
+
+
+def _room_beat(connections: dict[str, tuple[str, int]]) -> dict[str, Beat]:
+    """One heartbeat for this process's room sockets: presence refreshed, and for each
+    room a `heartbeat` frame with its last seq (a lost last message shows as a gap)."""
+    rooms = services.presence_beat(
+        connections={cid: (group_id(group), uid) for cid, (group, uid) in connections.items()}
+    )
+    now = server_time()
+    return {
+        room_group(room_id): Beat(
+            frame={"type": "heartbeat", "last_seq": last_seq, "server_time": now},
+            present=online,
+        )
+        for room_id, (last_seq, online) in rooms.items()
+    }
+
+
+def _room_present(group: str) -> list[dict]:
+    return room_online(room_id=group_id(group))
+
+
+def _presence_frame(online: list[dict]) -> dict:
+    return {"type": "presence", "online": online}
+
+
+ROOM_GROUPS = GroupKind(
+    "room", beat=_room_beat, present=_room_present, presence_frame=_presence_frame
+)

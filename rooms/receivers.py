@@ -1,12 +1,18 @@
-from .events import event_send_now
+from live.codes import CLOSE_NOT_MEMBER
+from live.events import event_send_now, kick_event, user_group
 
 
 def membership_ended_kick(sender, membership, **kwargs):
-    """A member who left or was removed is disconnected from the community's rooms at once.
+    """A member who left or was removed is disconnected from the community's sockets (its
+    room, its meetings' side chats: every socket tagged with the community) at once.
 
     Sent after commit, so send now. If the event is lost, every service re-checks the
     membership and closes the socket at the next frame."""
     event_send_now(
-        f"user.{membership.user_id}",
-        {"type": "room.kick", "user": membership.user_id, "community": membership.community_id},
+        user_group(membership.user_id),
+        kick_event(
+            user_id=membership.user_id,
+            tag=f"community.{membership.community_id}",
+            code=CLOSE_NOT_MEMBER,
+        ),
     )

@@ -1,17 +1,20 @@
-"""Reads about rooms: who may enter, history, presence."""
+"""Reads about rooms: who may enter, history, presence, the state a socket starts with."""
 
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from communities.models import Community, Membership
 from communities.selectors import community_can_manage, community_can_read, community_is_visible
+from live.clock import iso_utc, server_time
 
 from .enums import RoomKind
-from .models import Message, Presence, Report, Room
+from .errors import RoomError
+from .models import BODY_MAX_LENGTH, Message, Presence, Report, Room
 
 HISTORY_DEFAULT = 50
 HISTORY_MAX = 100
@@ -25,6 +28,19 @@ class NotRoomMember(Exception):
     """The room exists and the user may know it, but is not an active member (4403)."""
 
 
+def _community_members_read(*, user, room: Room, membership: Membership | None) -> bool:
+    """The community's active members (and site staff) read the room."""
+    return community_can_read(user=user, membership=membership)
+
+
+# Who reads a room, by its kind. A meeting's side chat is read like the community's room
+# (the meetings app may narrow it: attendees only, say) without touching the socket.
+ROOM_READERS = {
+    RoomKind.COMMUNITY: _community_members_read,
+    RoomKind.MEETING: _community_members_read,
+}
+
+
 def room_access(*, user, room_id: int) -> tuple[Room, bool]:
     """The room and whether `user` manages it. Raises RoomNotFound or NotRoomMember."""
     room = Room.objects.select_related("community").filter(pk=room_id).first()
@@ -33,9 +49,54 @@ def room_access(*, user, room_id: int) -> tuple[Room, bool]:
     membership = Membership.objects.filter(community=room.community, user=user).first()
     if not community_is_visible(user=user, community=room.community, membership=membership):
         raise RoomNotFound(room_id)
-    if not community_can_read(user=user, membership=membership):
+    if not ROOM_READERS[room.kind](user=user, room=room, membership=membership):
         raise NotRoomMember(room_id)
     return room, community_can_manage(user=user, membership=membership)
+
+
+def room_member_check(*, user, room_id: int) -> tuple[Room, bool]:
+    """The room and whether `user` manages it; RoomError `not_member` when the membership
+    ended (its kick may have been lost, so every action checks again)."""
+    try:
+        return room_access(user=user, room_id=room_id)
+    except (RoomNotFound, NotRoomMember):
+        raise RoomError("not_member", _("You are not a member of this room any more.")) from None
+
+
+def room_history_for(*, user, room_id: int, **page) -> tuple[list[Message], bool]:
+    """`room_history` for a member (a former member whose kick was lost reads nothing)."""
+    room, _manager = room_member_check(user=user, room_id=room_id)
+    return room_history(room=room, **page)
+
+
+def room_state(*, room: Room, user, is_manager: bool, online: list[dict] | None) -> dict:
+    """The first frame of a socket: the room, its last seq, who is online, the limits.
+
+    `online`: the list this process's sockets in the room hold, if any (reading it again
+    costs a query over the whole room per arrival); the user is added to it. A change it
+    lacks follows in a presence frame within the second."""
+    you = {"id": user.pk, "name": user.display_name}
+    return {
+        "type": "room.state",
+        "room": {"id": room.pk, "title": room.title, "kind": room.kind},
+        "last_seq": room_last_seq(room_id=room.pk),
+        "online": _with(online, you) if online is not None else room_online(room_id=room.pk),
+        "you": {**you, "manager": is_manager},
+        "limits": {
+            "body": BODY_MAX_LENGTH,
+            "messages": settings.ROOM_RATE_LIMIT_MESSAGES,
+            "seconds": settings.ROOM_RATE_LIMIT_SECONDS,
+            "heartbeat": settings.LIVE_HEARTBEAT_SECONDS,
+        },
+        "server_time": server_time(),
+    }
+
+
+def _with(online: list[dict], person: dict) -> list[dict]:
+    """The online list with `person` in it, in the list's order (by name, then id)."""
+    if any(entry["id"] == person["id"] for entry in online):
+        return online
+    return sorted([*online, person], key=lambda entry: (entry["name"], entry["id"]))
 
 
 def community_room(*, community: Community) -> Room | None:
@@ -108,18 +169,12 @@ def message_frame(message: Message) -> dict:
         "room": message.room_id,
         "author": {"id": message.author_id, "name": message.author.display_name},
         "body": "" if gone else message.body,
-        "created_at": _iso(message.created_at),
-        "edited_at": _iso(message.edited_at),
+        "created_at": iso_utc(message.created_at),
+        "edited_at": iso_utc(message.edited_at),
         "deleted": message.deleted_at is not None,
         "hidden": message.hidden_at is not None,
         "client_id": message.client_id,
     }
-
-
-def _iso(value) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def moderation_queue(*, community: Community) -> QuerySet[Message]:

@@ -1,11 +1,12 @@
-"""Every write to rooms: messages, edits, moderation, reports, presence.
+"""Every write to rooms: messages, edits, moderation, reports, presence, typing.
 
 Each service checks the user's right itself (the socket may have been opened before the
 member left) and raises `RoomError` with a stable `code` on refusal; nothing changes then.
-Events go out through `rooms.events` after the transaction commits.
+Events go out through `live.events` after the transaction commits.
 """
 
 import math
+import unicodedata
 from datetime import timedelta
 
 from django.conf import settings
@@ -16,27 +17,23 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from communities.models import Community
+from live.events import event_send_now, event_send_on_commit, frame_event, presence_event
+from live.frames import text_is_clean
 
 from .enums import RoomKind
-from .events import event_send_on_commit, frame_event, presence_event
-from .models import BODY_MAX_LENGTH, REASON_MAX_LENGTH, Message, Presence, Report, Room
-from .selectors import (
-    NotRoomMember,
-    RoomNotFound,
-    message_frame,
-    room_access,
-    room_online,
+from .errors import RoomError
+from .models import (
+    BODY_MAX_LENGTH,
+    REASON_MAX_LENGTH,
+    Message,
+    Presence,
+    Report,
+    Room,
+    room_group,
 )
+from .selectors import message_frame, room_member_check, room_online
 
-
-class RoomError(Exception):
-    """A refused action: `code` is stable (docs/protocol.md), `detail` is for people."""
-
-    def __init__(self, code: str, detail, **extra):
-        super().__init__(str(detail))
-        self.code = code
-        self.detail = detail
-        self.extra = extra
+__all__ = ["RoomError"]
 
 
 def room_get_or_create_for_community(*, community: Community) -> Room:
@@ -56,18 +53,27 @@ def room_create(*, community: Community, kind: str, title: str) -> Room:
     return room
 
 
-def room_member_check(*, user: User, room_id: int) -> tuple[Room, bool]:
-    """The room and whether `user` manages it; RoomError `not_member` when the membership
-    ended (its kick may have been lost, so every action checks again)."""
-    try:
-        return room_access(user=user, room_id=room_id)
-    except (RoomNotFound, NotRoomMember):
-        raise RoomError("not_member", _("You are not a member of this room any more.")) from None
+# Characters that show nothing: a text of only these (and spaces) is empty.
+_INVISIBLE = {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800"}
+
+
+def _is_invisible(text: str) -> bool:
+    return all(
+        char.isspace() or char in _INVISIBLE or unicodedata.category(char) == "Cf" for char in text
+    )
+
+
+def _clean_text(text: str) -> str:
+    if not text_is_clean(text):
+        raise RoomError(
+            "invalid_text", _("Text may not hold control characters or unpaired surrogates.")
+        )
+    return text.strip()
 
 
 def _clean_body(body: str) -> str:
-    body = body.strip()
-    if not body:
+    body = _clean_text(body)
+    if not body or _is_invisible(body):
         raise RoomError("empty_body", _("A message needs some text."))
     if len(body) > BODY_MAX_LENGTH:
         raise RoomError(
@@ -137,8 +143,10 @@ def _message_insert(*, user: User, room: Room, body: str, client_id: str) -> Mes
     )
     message.author = user
     event_send_on_commit(
-        room.group_name,
-        frame_event({"type": "message.new", "message": message_frame(message)}, room, seq=seq),
+        room_group(room.pk),
+        frame_event(
+            room_group(room.pk), {"type": "message.new", "message": message_frame(message)}, seq=seq
+        ),
     )
     return message
 
@@ -166,8 +174,10 @@ def _save_change(room: Room, message: Message, *fields: str) -> None:
     message.changed_at = timezone.now()
     message.save(update_fields=[*fields, "changed_at"])
     event_send_on_commit(
-        room.group_name,
-        frame_event({"type": "message.updated", "message": message_frame(message)}, room),
+        room_group(room.pk),
+        frame_event(
+            room_group(room.pk), {"type": "message.updated", "message": message_frame(message)}
+        ),
     )
 
 
@@ -183,18 +193,23 @@ def message_edit(*, user: User, room_id: int, seq: int, body: str) -> Message:
 
 
 @transaction.atomic
-def message_delete(*, user: User, room_id: int, seq: int) -> Message:
-    """The author deletes their message: its place (seq) stays, its text goes."""
+def message_delete(*, user: User, room_id: int, seq: int) -> tuple[Message, bool]:
+    """The author deletes their message: its place (seq) stays, its text goes. Returns
+    (message, changed): deleting it again changes nothing and tells nobody."""
     room, message = _own_or_managed(user=user, room_id=room_id, seq=seq)
-    if message.deleted_at is None:
-        message.deleted_at = timezone.now()
-        _save_change(room, message, "deleted_at")
-    return message
+    if message.deleted_at is not None:
+        return message, False
+    message.deleted_at = timezone.now()
+    _save_change(room, message, "deleted_at")
+    return message, True
 
 
 @transaction.atomic
-def message_hide(*, user: User, room_id: int, seq: int, hidden: bool = True) -> Message:
-    """A manager hides a message from the room, or restores it."""
+def message_hide(
+    *, user: User, room_id: int, seq: int, hidden: bool = True
+) -> tuple[Message, bool]:
+    """A manager hides a message from the room, or restores it. Returns (message,
+    changed): hiding a hidden message (or restoring a visible one) tells nobody."""
     room, message = _own_or_managed(user=user, room_id=room_id, seq=seq, manage=True)
     if hidden and message.hidden_at is None:
         message.hidden_at = timezone.now()
@@ -203,14 +218,14 @@ def message_hide(*, user: User, room_id: int, seq: int, hidden: bool = True) -> 
         message.hidden_at = None
         message.hidden_by = None
     else:
-        return message
+        return message, False
     _save_change(room, message, "hidden_at", "hidden_by")
     if not hidden:
         # Restoring closes the reports: a manager looked and decided to keep it.
         message.reports.filter(resolved_at__isnull=True).update(
             resolved_at=timezone.now(), resolved_by=user
         )
-    return message
+    return message, True
 
 
 @transaction.atomic
@@ -229,8 +244,8 @@ def message_report(*, user: User, room_id: int, seq: int, reason: str) -> Report
     message = Message.objects.filter(room=room, seq=seq).first()
     if message is None:
         raise RoomError("not_found", _("There is no such message in this room."))
-    reason = reason.strip()
-    if not reason:
+    reason = _clean_text(reason)
+    if not reason or _is_invisible(reason):
         raise RoomError("empty_reason", _("Say briefly why you report this message."))
     if len(reason) > REASON_MAX_LENGTH:
         raise RoomError(
@@ -251,7 +266,11 @@ def message_report(*, user: User, room_id: int, seq: int, reason: str) -> Report
 
 def _presence_changed(room_id: int, before: list[dict]) -> None:
     if room_online(room_id=room_id) != before:
-        event_send_on_commit(f"room.{room_id}", presence_event(room_id))
+        _presence_announce(room_id)
+
+
+def _presence_announce(room_id: int) -> None:
+    event_send_on_commit(room_group(room_id), presence_event(room_group(room_id)))
 
 
 def _online_elsewhere(*, room_id: int, user_id: int, channel_name: str) -> bool:
@@ -273,7 +292,7 @@ def presence_join(*, user: User, room_id: int, channel_name: str) -> None:
         channel_name=channel_name, room_id=room_id, user=user, last_seen=timezone.now()
     )
     if not was_online:
-        event_send_on_commit(f"room.{room_id}", presence_event(room_id))
+        _presence_announce(room_id)
 
 
 @transaction.atomic
@@ -286,7 +305,7 @@ def presence_leave(*, room_id: int, channel_name: str) -> None:
         return
     row.delete()
     if not _online_elsewhere(room_id=room_id, user_id=row.user_id, channel_name=channel_name):
-        event_send_on_commit(f"room.{room_id}", presence_event(room_id))
+        _presence_announce(room_id)
 
 
 @transaction.atomic
@@ -322,3 +341,10 @@ def presence_beat(*, connections: dict[str, tuple[int, int]]) -> dict[int, tuple
     return {
         room_id: (last_seqs.get(room_id, 0), room_online(room_id=room_id)) for room_id in room_ids
     }
+
+
+def typing_send(*, user: User, room_id: int) -> None:
+    """`user` is typing: the room's other members are told, nothing is stored. The caller
+    checked the membership when the socket opened (a kick closes it)."""
+    frame = {"type": "typing", "user": {"id": user.pk, "name": user.display_name}}
+    event_send_now(room_group(room_id), frame_event(room_group(room_id), frame, skip_user=user.pk))

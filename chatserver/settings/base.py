@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    "live",
     "accounts",
     "communities",
     "rooms",
@@ -230,17 +231,32 @@ LOGGING = {
 # counted across tabs and server processes.
 ROOM_RATE_LIMIT_MESSAGES = env.int("ROOM_RATE_LIMIT_MESSAGES", default=10)
 ROOM_RATE_LIMIT_SECONDS = env.int("ROOM_RATE_LIMIT_SECONDS", default=10)
-# Each connection's heartbeat refreshes its presence and tells the client the room's last
-# seq; a connection silent for PRESENCE_TIMEOUT seconds counts as gone.
-ROOM_HEARTBEAT_SECONDS = env.float("ROOM_HEARTBEAT_SECONDS", default=15.0)
-# Heartbeat 15 s and timeout 40 s: a dead connection leaves the list within 55 s.
+# Heartbeat 15 s and timeout 40 s: a room connection whose process died leaves the online
+# list within 55 s.
 PRESENCE_TIMEOUT_SECONDS = env.float("PRESENCE_TIMEOUT_SECONDS", default=40.0)
+
+# The real-time layer (live/), under every socket.
+# Each process's heartbeat: every socket's presence refreshed, its session checked, and
+# its group told the news (a room: its last seq), in one trip to the database.
+LIVE_HEARTBEAT_SECONDS = env.float("LIVE_HEARTBEAT_SECONDS", default=15.0)
 # The largest frame the server sends (Daphne's --websocket-max-message-size, 64 KB as the
 # Procfile and `make run` serve it, bounds outgoing frames too): history pages are cut.
-ROOM_FRAME_MAX_BYTES = env.int("ROOM_FRAME_MAX_BYTES", default=65536)
+LIVE_FRAME_MAX_BYTES = env.int("LIVE_FRAME_MAX_BYTES", default=65536)
 # Load shedding. A socket whose client stopped reading gets no more live frames (it
-# catches up from history); after ROOM_SLOW_CLIENT_SECONDS of that it is closed (4408).
-ROOM_SLOW_CLIENT_SECONDS = env.float("ROOM_SLOW_CLIENT_SECONDS", default=30.0)
-# While a process delivers room events later than this after they were sent, it refuses
-# new messages with `overloaded` and a `retry_after` instead of queueing them.
-ROOM_OVERLOAD_SECONDS = env.float("ROOM_OVERLOAD_SECONDS", default=2.0)
+# catches up from history) and waits for its answers; after LIVE_SLOW_CLIENT_SECONDS of
+# that it is closed (4408).
+LIVE_SLOW_CLIENT_SECONDS = env.float("LIVE_SLOW_CLIENT_SECONDS", default=30.0)
+# While a process delivers events later than this after they were sent, it refuses new
+# work (a message) with `overloaded` and a `retry_after` instead of queueing it.
+LIVE_OVERLOAD_SECONDS = env.float("LIVE_OVERLOAD_SECONDS", default=2.0)
+# What one client may ask of a process: sockets per user, frames per socket (a token
+# bucket: LIVE_FRAMES_MAX at once, refilled over LIVE_FRAMES_SECONDS), and actions others
+# see (edits, deletions, reports) per user.
+LIVE_SOCKETS_PER_USER = env.int("LIVE_SOCKETS_PER_USER", default=20)
+LIVE_FRAMES_MAX = env.int("LIVE_FRAMES_MAX", default=60)
+LIVE_FRAMES_SECONDS = env.float("LIVE_FRAMES_SECONDS", default=10.0)
+LIVE_ACTIONS_MAX = env.int("LIVE_ACTIONS_MAX", default=20)
+LIVE_ACTIONS_SECONDS = env.float("LIVE_ACTIONS_SECONDS", default=10.0)
+# On SIGTERM a process closes its sockets (4012: reconnect elsewhere), sends what was
+# committed, and is gone within this many seconds.
+LIVE_SHUTDOWN_SECONDS = env.float("LIVE_SHUTDOWN_SECONDS", default=8.0)

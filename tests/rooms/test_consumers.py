@@ -264,7 +264,7 @@ async def test_connect_staff_non_member_reads_room(room):
 
 
 async def test_connect_member_first_gets_room_state(room, settings):
-    settings.ROOM_HEARTBEAT_SECONDS = 15.0
+    settings.LIVE_HEARTBEAT_SECONDS = 15.0
     member = await member_make(room.community, user__display_name="Ada")
     await messages_make(room, member, 2)
 
@@ -1196,7 +1196,7 @@ async def test_presence_last_tab_closing_is_announced(room):
 
 
 async def test_presence_heartbeat_sweeps_a_dead_connection(room, member, settings):
-    settings.ROOM_HEARTBEAT_SECONDS = 0.2
+    settings.LIVE_HEARTBEAT_SECONDS = 0.2
     gone = await member_make(room.community)
     await adb(Presence.objects.create)(
         room=room,
@@ -1227,7 +1227,7 @@ async def test_presence_heartbeat_sweeps_a_dead_connection(room, member, setting
 
 
 async def test_heartbeat_carries_the_rooms_last_seq(room, member, settings):
-    settings.ROOM_HEARTBEAT_SECONDS = 0.2
+    settings.LIVE_HEARTBEAT_SECONDS = 0.2
     await messages_make(room, member, 3)
 
     async with connected(member, room.pk) as socket:

@@ -9,7 +9,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
-from rooms.hub import PRESENCE_INTERVAL, room_hub
+from live.hub import PRESENCE_INTERVAL, live_hub
 from rooms.models import Message
 from tests.factories import MembershipFactory, RoomFactory
 from tests.rooms.conftest import connected, receive, receive_until
@@ -62,9 +62,9 @@ async def test_a_process_subscribes_once_per_room_whatever_its_sockets(room):
     people = await members(room, 3)
     async with AsyncExitStack() as stack:
         sockets = [await open_socket(stack, person, room.pk) for person in people]
-        hub = room_hub()
+        hub = live_hub()
         assert local_group_members(f"room.{room.pk}") == {hub.channel_name}
-        assert len(hub.rooms[room.pk]) == 3
+        assert len(hub.groups[f"room.{room.pk}"]) == 3
 
         await sockets[0].send_json_to({"type": "message.send", "body": "hi", "client_id": "a"})
         for socket in sockets:
@@ -72,7 +72,7 @@ async def test_a_process_subscribes_once_per_room_whatever_its_sockets(room):
             assert new["message"]["body"] == "hi"
     # The last socket gone, the process leaves the group.
     assert local_group_members(f"room.{room.pk}") == set()
-    assert room.pk not in room_hub().rooms
+    assert f"room.{room.pk}" not in live_hub().groups
 
 
 async def test_typing_reaches_the_others_not_the_typists_tabs(room):
@@ -121,12 +121,12 @@ async def test_past_saturation_new_messages_are_refused_and_nothing_is_stored(ro
         await socket.connect()
         await receive(socket)
         await receive(socket)
-        hub = room_hub()
+        hub = live_hub()
         # The hub hands out an event sent 5 s ago: this process is 5 s behind.
         await hub.dispatch(
             {
-                "type": "room.frame",
-                "room": room.pk,
+                "type": "live.frame",
+                "group": f"room.{room.pk}",
                 "text": '{"type":"late"}',
                 "sent_at": time.time() - 5,
             }
@@ -150,5 +150,5 @@ async def test_the_hub_is_not_overloaded_when_events_arrive_on_time(room):
         await socket.send_json_to({"type": "message.send", "body": "hi", "client_id": "a"})
         echo = await receive_until(socket, "message.new")
 
-        assert room_hub().overloaded() is None
+        assert live_hub().overloaded() is None
     assert echo["message"]["client_id"] == "a"

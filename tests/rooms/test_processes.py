@@ -32,7 +32,7 @@ from tests.rooms.conftest import session_cookie
 from tests.rooms.wsclient import RoomClient, room_socket
 
 # Sending faster than a person would is the point here, not the rate limit.
-RATE_LIMIT_OFF = {"ROOM_RATE_LIMIT_MESSAGES": "100000"}
+RATE_LIMIT_OFF = {"ROOM_RATE_LIMIT_MESSAGES": "100000", "LIVE_FRAMES_MAX": "100000"}
 
 
 # PostgreSQL, whatever the suite runs on ---------------------------------------------------
@@ -312,7 +312,7 @@ async def test_two_processes_share_a_room(world, redis_url, tmp_path):
 async def test_redis_outage_loses_nothing(world, own_redis, tmp_path):
     people = world["members"]
     room = world["room"]
-    env = server_env(world, own_redis.url, ROOM_HEARTBEAT_SECONDS="1")
+    env = server_env(world, own_redis.url, LIVE_HEARTBEAT_SECONDS="1")
     with servers(tmp_path, 2, **env) as [(a, _), (b, _)]:
         clients = [
             RoomClient(a, room, people[0]["cookie"], label="A", retry_after=2, ping_every=1),
@@ -439,7 +439,7 @@ async def test_frame_over_64kb_closes_with_1009(daphne_server, room, member_cook
 async def test_presence_drops_member_of_killed_process(world, redis_url, tmp_path):
     leaver, watcher = world["members"][:2]
     room = world["room"]
-    env = server_env(world, redis_url, ROOM_HEARTBEAT_SECONDS="0.5", PRESENCE_TIMEOUT_SECONDS="2")
+    env = server_env(world, redis_url, LIVE_HEARTBEAT_SECONDS="0.5", PRESENCE_TIMEOUT_SECONDS="2")
     with servers(tmp_path, 2, **env) as [(a, process_a), (b, _)]:
         watching = RoomClient(b, room, watcher["cookie"], label="watcher on B")
         # The watcher first: the member on A then arrives through the channel layer.

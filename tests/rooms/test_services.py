@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from communities import services as community_services
 from communities.enums import JoinPolicy, MembershipStatus
+from live.events import publisher
 from rooms import services
 from rooms.enums import RoomKind
 from rooms.models import Message, Presence, Report, Room
@@ -56,6 +57,8 @@ def sent(group: str, callbacks) -> list[dict]:
             assert await asyncio.wait_for(layer.receive(channel), 5) == MARK
             for callback in callbacks:
                 await sync_to_async(callback)()
+            # Threads hand their events to the loop's publisher: let it send them first.
+            assert await publisher(asyncio.get_running_loop()).drain(5)
             await layer.group_send(group, MARK)
             events = []
             while (event := await asyncio.wait_for(layer.receive(channel), 5)) != MARK:
@@ -74,7 +77,7 @@ def sent(group: str, callbacks) -> list[dict]:
 
 
 def frame_event(frame: dict, room, **routing) -> dict:
-    return {"type": "room.frame", "room": room.pk, "text": frame, **routing}
+    return {"type": "live.frame", "group": f"room.{room.pk}", "text": frame, **routing}
 
 
 def refused(error_info) -> tuple:
@@ -703,7 +706,7 @@ def test_reports_dismiss_by_member_refused_not_allowed(room, member, message):
 
 def presence_event(room) -> dict:
     """Who is online changed; the hubs read the list themselves."""
-    return {"type": "room.presence", "room": room.pk}
+    return {"type": "live.presence", "group": f"room.{room.pk}"}
 
 
 def test_presence_join_of_first_tab_announces(room, member, django_capture_on_commit_callbacks):
@@ -870,7 +873,12 @@ def test_membership_leave_kicks_the_users_sockets_after_commit(
         community_services.membership_leave(user=member, community=room.community)
 
     assert sent(f"user.{member.pk}", callbacks) == [
-        {"type": "room.kick", "user": member.pk, "community": room.community_id}
+        {
+            "type": "live.kick",
+            "user": member.pk,
+            "tag": f"community.{room.community_id}",
+            "code": 4403,
+        }
     ]
 
 
@@ -883,5 +891,10 @@ def test_membership_remove_kicks_the_users_sockets_after_commit(
         community_services.membership_remove(actor=manager, membership=membership)
 
     assert sent(f"user.{member.pk}", callbacks) == [
-        {"type": "room.kick", "user": member.pk, "community": room.community_id}
+        {
+            "type": "live.kick",
+            "user": member.pk,
+            "tag": f"community.{room.community_id}",
+            "code": 4403,
+        }
     ]

@@ -14,7 +14,7 @@ import time
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from rooms.consumers import CAUGHT_UP_SECONDS
+from live.consumers import CAUGHT_UP_SECONDS
 from rooms.models import Message
 from tests.conftest import database_url_for_tests, run_daphne
 from tests.factories import MembershipFactory, RoomFactory
@@ -36,7 +36,8 @@ def _world(tmp_path, slow_client_seconds: float):
     env = {
         "DATABASE_URL": database_url_for_tests(),
         "ROOM_RATE_LIMIT_MESSAGES": "100000",
-        "ROOM_SLOW_CLIENT_SECONDS": str(slow_client_seconds),
+        "LIVE_FRAMES_MAX": "100000",
+        "LIVE_SLOW_CLIENT_SECONDS": str(slow_client_seconds),
     }
     with run_daphne(tmp_path / "daphne.log", **env) as base:
         yield {
@@ -155,7 +156,7 @@ async def test_a_client_that_stays_stuck_is_closed_with_4408(stuck_world):
     async with sender_and_reader(stuck_world) as (sender, reader):
         await send_all(sender, MESSAGES)
         # The room goes on talking while the reader stays stuck for longer than
-        # ROOM_SLOW_CLIENT_SECONDS (3): the server closes it.
+        # LIVE_SLOW_CLIENT_SECONDS (3): the server closes it.
         for n in range(12):
             await sender.send(
                 json.dumps({"type": "message.send", "body": BODY, "client_id": f"z{n}"})
