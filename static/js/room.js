@@ -134,11 +134,19 @@ function connect() {
       4401: t("You are signed out. Sign in again to chat."),
       4403: t("You are not a member of this community any more."),
       4404: t("This room does not exist."),
+      4429: t("You have too many chat windows open. Close some, then reload this page."),
     };
     if (reasons[event.code]) {
       finalClose = reasons[event.code];
       setStatus(finalClose);
       composer.querySelector("button").disabled = true;
+      return;
+    }
+    if (event.code === 4012) {
+      // This server process is restarting: reconnect at once, to another one. The jitter
+      // spreads a whole room's reconnections over half a second.
+      setStatus(t("Reconnecting…"));
+      reconnectTimer = setTimeout(connect, Math.random() * 500);
       return;
     }
     scheduleReconnect();
