@@ -15,6 +15,12 @@ from .events import event_send_now, event_send_on_commit, session_event, user_gr
 _SESSION_FIELDS = {"password", "is_active"}
 
 
+def _ends_sessions(user) -> bool:
+    """A new password (AbstractBaseUser.set_password keeps the raw one in `_password`
+    until the save is done), or an inactive account."""
+    return getattr(user, "_password", None) is not None or not user.is_active
+
+
 def signed_out(sender, request, user, **kwargs):
     if user is None or request is None:
         return
@@ -24,6 +30,8 @@ def signed_out(sender, request, user, **kwargs):
 
 def user_saved(sender, instance, created, update_fields=None, **kwargs):
     if created or (update_fields is not None and not _SESSION_FIELDS & set(update_fields)):
+        return
+    if not _ends_sessions(instance):
         return
     event_send_on_commit(user_group(instance.pk), session_event(user_id=instance.pk))
 

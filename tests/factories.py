@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 import factory
+from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
 from accounts.models import User
@@ -13,18 +14,13 @@ PASSWORD = "correct-horse-battery"
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User
-        skip_postgeneration_save = True
 
     email = factory.Sequence(lambda n: f"person{n}@example.org")
     display_name = factory.Sequence(lambda n: f"Person {n}")
     timezone = "America/Toronto"
     language = "en"
-    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
-
-    @factory.post_generation
-    def save_password(obj, create, extracted, **kwargs):
-        if create:
-            obj.save()
+    # Hashed once and stored with the row: one save, as sign-up makes it.
+    password = factory.LazyFunction(lambda: make_password(PASSWORD))
 
 
 class CommunityFactory(factory.django.DjangoModelFactory):
