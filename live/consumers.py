@@ -196,9 +196,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         if not self.joined or self.closing:
             return  # refused, ending or ended
+        self.outlet.inbound_check()
         # Error details speak the user's language.
         with translation.override(self.language):
             await self._receive(text_data)
+        self.outlet.inbound_check()
 
     async def _receive(self, text_data) -> None:
         echo = {}

@@ -9,8 +9,10 @@ Under Daphne a socket's frames go to an autobahn protocol on a Twisted transport
 - The transport buffers whatever the peer does not read, without limit. Twisted's producer
   interface is the standard way to learn about it: a push producer registered on the
   transport is paused when the buffer passes its `bufferSize` (64 KB) and resumed when it
-  drains. While paused, the transport also stops reading the client's frames: a client
-  that sends requests and never reads the answers waits in its own buffers, not ours.
+  drains. Answers then wait for the client to read.
+- Daphne reads whatever the client sends into the application's queue, without limit.
+  Past a few dozen waiting frames the transport stops reading (`Reading`): a client that
+  sends requests and never reads the answers waits in its own buffers, not ours.
 
 Under another ASGI server (or the test communicator) there is no such protocol: the
 `AsgiOutlet` writes through ASGI's `send`, in order, always.
@@ -47,34 +49,48 @@ class Frame:
         return self._prepared
 
 
+class Reading:
+    """Whether the transport reads the client's frames (not while too many of them wait
+    for the consumer)."""
+
+    def __init__(self, transport=None):
+        self.transport = transport
+        self.held = False
+
+    def hold(self) -> None:
+        if not self.held and self.transport is not None:
+            with contextlib.suppress(Exception):
+                self.transport.pauseProducing()  # Twisted: stop reading
+        self.held = True
+
+    def release(self) -> None:
+        if self.held and self.transport is not None:
+            with contextlib.suppress(Exception):
+                self.transport.resumeProducing()
+        self.held = False
+
+
 @implementer(IPushProducer)
 class WriteWatch:
-    """Paused by Twisted while more than 64 KB wait for the client. While paused, the
-    transport reads nothing more from the client."""
+    """Paused by Twisted while more than 64 KB wait for the client."""
 
     paused = False
     resumed_at = 0.0  # time.monotonic() of the last resume
     on_pause = None  # called (in the event loop) when the buffer filled up
     on_resume = None  # called (in the event loop) when the buffer has drained
 
-    def __init__(self, transport=None):
-        self.transport = transport
+    def __init__(self, reading: Reading | None = None):
+        self.reading = reading or Reading()
         self._drained = None  # an asyncio.Event while someone waits for a resume
 
     def pauseProducing(self) -> None:
         self.paused = True
-        if self.transport is not None:
-            with contextlib.suppress(Exception):
-                self.transport.pauseProducing()  # stop reading the client's frames
         if self.on_pause is not None:
             self.on_pause()
 
     def resumeProducing(self) -> None:
         self.paused = False
         self.resumed_at = time.monotonic()
-        if self.transport is not None:
-            with contextlib.suppress(Exception):
-                self.transport.resumeProducing()
         if self._drained is not None:
             self._drained.set()
         if self.on_resume is not None:
@@ -98,6 +114,10 @@ class WriteWatch:
         return not self.paused
 
 
+INBOUND_HIGH = 32  # client frames waiting for the consumer: stop reading more
+INBOUND_LOW = 8  # read again once no more than this many wait
+
+
 class DaphneOutlet:
     """One socket's autobahn protocol, and the watch on its transport's buffer."""
 
@@ -107,6 +127,20 @@ class DaphneOutlet:
     def __init__(self, protocol, watch: WriteWatch):
         self.protocol = protocol
         self.watch = watch
+
+    def inbound_check(self) -> None:
+        """Daphne reads whatever the client sends into the application's queue, without
+        limit: a client that sends faster than its frames are handled would grow it for
+        ever. Past INBOUND_HIGH waiting frames, the transport stops reading (the rest wait
+        in the client's buffers) until the consumer is down to INBOUND_LOW."""
+        queue = getattr(self.protocol, "application_queue", None)
+        if queue is None:
+            return
+        waiting = queue.qsize()
+        if waiting >= INBOUND_HIGH:
+            self.watch.reading.hold()
+        elif waiting <= INBOUND_LOW:
+            self.watch.reading.release()
 
     def send(self, frame: Frame) -> None:
         if self.protocol.state == self.protocol.STATE_OPEN:
@@ -129,6 +163,9 @@ class AsgiOutlet:
         self._queue: asyncio.Queue = asyncio.Queue()
         self._task: asyncio.Task | None = None
         self.watch = WriteWatch()  # never paused: nothing tells us about this transport
+
+    def inbound_check(self) -> None:
+        """Nothing to tell: another server reads as it does."""
 
     def send(self, frame: Frame) -> None:
         self._queue.put_nowait(frame.text)
@@ -173,7 +210,7 @@ def daphne_outlet(send) -> DaphneOutlet | None:
         if not isinstance(producer, HTTPChannel):
             return None
         transport.unregisterProducer()
-    watch = WriteWatch(transport)
+    watch = WriteWatch(Reading(transport))
     protocol.registerProducer(watch, True)
     return DaphneOutlet(protocol, watch)
 

@@ -47,6 +47,7 @@ let typingSentAt = 0;
 let socket = null;
 let ready = false; // room.state received on the current socket
 let attempts = 0;
+let authRetried = false; // a 4401 after the room opened is tried once more (see close)
 let reconnectTimer = null;
 let watchdog = null;
 let gapRequested = false;
@@ -128,6 +129,7 @@ function connect() {
     (handlers[frame.type] || (() => {}))(frame);
   });
   socket.addEventListener("close", (event) => {
+    const wasReady = ready;
     ready = false;
     clearTimeout(watchdog);
     const reasons = {
@@ -136,6 +138,13 @@ function connect() {
       4404: t("This room does not exist."),
       4429: t("You have too many chat windows open. Close some, then reload this page."),
     };
+    if (event.code === 4401 && wasReady && !authRetried) {
+      // The session ended — or only changed its key (a password changed in another tab
+      // keeps this browser signed in with a new cookie): try once more before giving up.
+      authRetried = true;
+      reconnectTimer = setTimeout(connect, 0);
+      return;
+    }
     if (reasons[event.code]) {
       finalClose = reasons[event.code];
       setStatus(finalClose);
@@ -197,6 +206,7 @@ const handlers = {
     heartbeatSeconds = frame.limits.heartbeat || heartbeatSeconds;
     ready = true;
     attempts = 0;
+    authRetried = false;
     setStatus(t("Connected."));
     renderOnline(frame.online);
     if (frame.last_seq > lastSeq && lastSeq > 0) requestGap();
