@@ -318,10 +318,12 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if self.closing or self.behind_since is None:
             return
         left = self._slow_left()
-        if left <= 0:
+        if left <= 0 and self.outlet.watch.paused:
             spawn(self.end(CLOSE_TOO_SLOW))
-        else:
-            self._slow_timer = asyncio.get_running_loop().call_later(left, self._slow_check)
+            return
+        # Reading again but not caught up yet: look again soon (the caught-up check stops
+        # the clock; falling behind again closes it).
+        self._slow_timer = asyncio.get_running_loop().call_later(max(left, 0.5), self._slow_check)
 
     def _stop_slow_clock(self) -> None:
         self.behind_since = None

@@ -80,17 +80,23 @@ async def first_frames(ws) -> None:
 
 
 async def send_all(ws, count: int) -> float:
-    """Send `count` big messages without waiting, read the echoes; the seconds until the
-    last echo came back."""
+    """Send `count` big messages without waiting for their echoes, reading them as they
+    come (a sender that reads nothing until it is done is a slow client itself: the server
+    stops reading it while its frames wait); the seconds until the last echo came back."""
     started = time.monotonic()
-    for n in range(count):
-        await ws.send(json.dumps({"type": "message.send", "body": BODY, "client_id": f"m{n}"}))
+
+    async def send() -> None:
+        for n in range(count):
+            await ws.send(json.dumps({"type": "message.send", "body": BODY, "client_id": f"m{n}"}))
+
+    sending = asyncio.create_task(send())
     echoed = set()
     while len(echoed) < count:
         frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
         if frame["type"] == "message.new":
             echoed.add(frame["message"]["client_id"])
         assert frame["type"] != "error", frame
+    await sending
     return time.monotonic() - started
 
 
