@@ -25,6 +25,24 @@ class CommunityAdmin(admin.ModelAdmin):
     inlines = [MembershipInline]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # A new community goes through the service, as on the site: the admin becomes its
+        # first manager and the apps above add their parts (its chat room).
+        fields = {
+            field.name: getattr(obj, field.name)
+            for field in obj._meta.concrete_fields
+            if field.editable and not field.primary_key
+        }
+        created = services.community_create(actor=request.user, **fields)
+        # The admin goes on with `obj` (the inlines, the redirect): make it the saved row.
+        for field in obj._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(created, field.attname))
+        obj._state.adding = False
+        obj._state.db = created._state.db
+
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):

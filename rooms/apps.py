@@ -7,13 +7,18 @@ class RoomsConfig(AppConfig):
     verbose_name = _("Chat rooms")
 
     def ready(self):
-        from communities.hooks import CommunityLink, community_link_register
+        from communities.hooks import (
+            CommunityLink,
+            community_created_register,
+            community_link_register,
+        )
         from communities.signals import membership_ended
 
-        from .receivers import membership_ended_kick
+        from .receivers import community_created_room, membership_ended_kick
 
         membership_ended.connect(membership_ended_kick, dispatch_uid="rooms.kick")
         community_link_register(CommunityLink(_("Chat room"), "rooms:room"))
         community_link_register(
             CommunityLink(_("Moderation"), "rooms:moderation", managers_only=True)
         )
+        community_created_register(community_created_room)

@@ -1,4 +1,5 @@
 from .events import event_send_now
+from .services import room_get_or_create_for_community
 
 
 def membership_ended_kick(sender, membership, **kwargs):
@@ -10,3 +11,8 @@ def membership_ended_kick(sender, membership, **kwargs):
         f"user.{membership.user_id}",
         {"type": "room.kick", "user": membership.user_id, "community": membership.community_id},
     )
+
+
+def community_created_room(*, community, **kwargs):
+    """Every community has its chat room from the start (in the creating transaction)."""
+    room_get_or_create_for_community(community=community)

@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -27,7 +28,10 @@ def room(request, community, membership):
                 forbidden=True,
             ),
         )
-    chat_room = services.room_get_or_create_for_community(community=community)
+    # Made with the community (communities.hooks); a page view never writes.
+    chat_room = selectors.community_room(community=community)
+    if chat_room is None:
+        raise Http404(_("This community has no chat room."))
     return render(
         request,
         "rooms/room.html",

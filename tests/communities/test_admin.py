@@ -1,7 +1,7 @@
 import pytest
 
 from communities.enums import JoinPolicy, MembershipStatus
-from communities.models import Membership
+from communities.models import Community, Membership
 from tests.factories import CommunityFactory, MembershipFactory, UserFactory
 
 
@@ -90,3 +90,47 @@ def test_admin_saving_active_membership_without_joined_at_fills_it(admin_client)
     membership = Membership.objects.get(community=community, user=user)
     assert response.status_code == 302
     assert membership.joined_at is not None
+
+
+def _community_add_form(**overrides) -> dict:
+    return {
+        "name": "Rural Medicine",
+        "slug": "rural-medicine",
+        "description": "",
+        "language": "en",
+        "timezone": "America/Toronto",
+        "video_url": "",
+        "join_policy": "open",
+        "created_at_0": "2026-11-24",
+        "created_at_1": "09:00:00",
+        "memberships-TOTAL_FORMS": "0",
+        "memberships-INITIAL_FORMS": "0",
+        **overrides,
+    }
+
+
+@pytest.mark.django_db
+def test_admin_add_community_goes_through_the_service(client):
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(admin)
+
+    response = client.post("/admin/communities/community/add/", _community_add_form())
+
+    community = Community.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/communities/community/"
+    assert (community.name, community.slug) == ("Rural Medicine", "rural-medicine")
+    assert list(community.memberships.values_list("user", "role", "status")) == [
+        (admin.pk, "manager", "active")
+    ]
+
+
+@pytest.mark.django_db
+def test_admin_add_community_bad_input_creates_nothing(admin_client):
+    response = admin_client.post(
+        "/admin/communities/community/add/", _community_add_form(timezone="Mars/Olympus")
+    )
+
+    assert response.status_code == 200
+    assert Community.objects.count() == 0
+    assert Membership.objects.count() == 0
