@@ -152,19 +152,20 @@ def test_user_sign_up_lost_race_tells_the_owner(monkeypatch, mailoutbox):
     # Another sign-up made the account between the look-up and the insert.
     owner = UserFactory(email="race@example.org")
     before = User.objects.filter(pk=owner.pk).values().get()
-    real_filter = User.objects.filter
+    real_lookup = User.objects.select_for_update
     looked_up = []
 
-    def filter_missing_once(*args, **kwargs):
-        if kwargs == {"email__iexact": "race@example.org"} and not looked_up:
+    def missing_the_first_time(*args, **kwargs):
+        if not looked_up:
             looked_up.append(True)
-            return real_filter(pk=-1)
-        return real_filter(*args, **kwargs)
+            return User.objects.none()
+        return real_lookup(*args, **kwargs)
 
-    monkeypatch.setattr(User.objects, "filter", filter_missing_once)
+    monkeypatch.setattr(User.objects, "select_for_update", missing_the_first_time)
 
     user_sign_up(email="Race@Example.org", password="x-long-password-1", display_name="R")
 
+    assert looked_up == [True]
     assert list(User.objects.values()) == [before]
     assert [m.subject for m in mailoutbox] == [
         "Someone tried to create an account with your address"
