@@ -18,9 +18,17 @@ class UserAdmin(DjangoUserAdmin):
         "is_active",
         "date_joined",
     )
-    list_filter = ("is_staff", "is_superuser", "is_active", "language", "province", "timezone")
+    list_filter = (
+        "is_staff",
+        "is_superuser",
+        "is_active",
+        "email_confirmed",
+        "language",
+        "province",
+        "timezone",
+    )
     search_fields = ("email", "display_name", "background", "interests")
-    readonly_fields = ("last_login", "date_joined")
+    readonly_fields = ("last_login", "date_joined", "email_confirmed")
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         (
@@ -38,7 +46,16 @@ class UserAdmin(DjangoUserAdmin):
         ),
         (
             _("Permissions"),
-            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+            {
+                "fields": (
+                    "is_active",
+                    "email_confirmed",
+                    "is_staff",
+                    "is_superuser",
+                    "groups",
+                    "user_permissions",
+                )
+            },
         ),
         (_("Important dates"), {"fields": ("last_login", "date_joined")}),
     )

@@ -4,7 +4,6 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from .models import User
-from .services import DUPLICATE_EMAIL
 from .timezones import timezone_choices
 
 
@@ -32,10 +31,12 @@ class SignUpForm(UserCreationForm):
         help_texts = {"display_name": _("How other members see you, e.g. “Dr. Amélie Roy”.")}
 
     def clean_email(self):
-        email = User.objects.normalize_email(self.cleaned_data["email"]).lower()
-        if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError(DUPLICATE_EMAIL, code="duplicate_email")
-        return email
+        return User.objects.normalize_email(self.cleaned_data["email"]).lower()
+
+    def _get_validation_exclusions(self):
+        # The model would report an address already in use, and whether it has an account
+        # is not the form's to say: user_sign_up handles it without telling.
+        return {*super()._get_validation_exclusions(), "email"}
 
 
 class EmailAuthenticationForm(AuthenticationForm):

@@ -36,6 +36,13 @@ class User(AbstractBaseUser, PermissionsMixin):
         help_text=_("Administrators can sign in to the admin and manage everything."),
     )
     is_active = models.BooleanField(_("active"), default=True)
+    # A sign-up makes its account inactive and unconfirmed until the address's owner
+    # follows the emailed link; staff deactivating an account leaves this True.
+    email_confirmed = models.BooleanField(
+        _("email address confirmed"),
+        default=True,
+        help_text=_("False while a new sign-up waits for its owner to follow the emailed link."),
+    )
     date_joined = models.DateTimeField(_("date joined"), default=dj_timezone.now)
 
     objects = UserManager()

@@ -8,6 +8,7 @@ app_name = "accounts"
 
 urlpatterns = [
     path("signup/", views.sign_up, name="sign_up"),
+    path("signup/confirm/<uidb64>/<token>/", views.sign_up_confirm, name="sign_up_confirm"),
     path("profile/", views.profile, name="profile"),
 ]
 

@@ -11,7 +11,8 @@ from django.views.i18n import set_language as django_set_language
 
 from .enums import Language
 from .forms import ProfileForm, SignUpForm
-from .services import profile_update, user_sign_up
+from .selectors import user_for_sign_up_link
+from .services import profile_update, user_sign_up, user_sign_up_confirm
 
 
 def _safe_next(request) -> str | None:
@@ -30,6 +31,8 @@ def _page_language() -> str:
 
 
 def sign_up(request):
+    """The same answer whether or not the address has an account (the email that follows
+    differs, and only the address's owner reads it)."""
     if request.user.is_authenticated:
         return redirect("home")
     # Bound on any POST, even an empty one, so missing fields are reported. A new account
@@ -41,22 +44,37 @@ def sign_up(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            user = user_sign_up(
+            user_sign_up(
                 email=data["email"],
                 password=data["password1"],
                 display_name=data["display_name"],
                 timezone=data["timezone"],
                 language=data["language"],
+                next_url=_safe_next(request),
             )
         except ValidationError as error:
             form.add_error(None, error)
             return render(request, "accounts/sign_up.html", {"form": form}, status=400)
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, _("Welcome! Your account is ready."))
-        return redirect(_safe_next(request) or "accounts:profile")
+        return render(request, "accounts/sign_up_sent.html", {"email": data["email"]})
     return render(
         request, "accounts/sign_up.html", {"form": form}, status=400 if form.errors else 200
     )
+
+
+def sign_up_confirm(request, uidb64, token):
+    """The link a sign-up email holds. Opening it shows a button; only pressing it (a POST)
+    confirms, so a mail scanner that follows links does not use it up."""
+    user = user_for_sign_up_link(uidb64=uidb64, token=token)
+    if user is None:
+        return render(request, "accounts/sign_up_confirm.html", {"valid": False}, status=400)
+    if request.method != "POST":
+        return render(request, "accounts/sign_up_confirm.html", {"valid": True, "user": user})
+    user = user_sign_up_confirm(user=user)
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    # The next page speaks the account's language; so does its welcome.
+    with translation.override(user.language):
+        messages.success(request, _("Welcome! Your account is ready."))
+    return redirect(_safe_next(request) or "accounts:profile")
 
 
 @login_required

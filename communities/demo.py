@@ -9,6 +9,7 @@ from django.utils import timezone
 from accounts.models import User
 
 from .enums import JoinPolicy, MembershipStatus, Role
+from .hooks import community_created_run
 from .models import Community, Membership
 
 DEMO_DOMAIN = "example.org"
@@ -153,7 +154,10 @@ def demo_seed(*, password: str, reset_passwords: bool) -> list[tuple[str, str, s
     manager = PEOPLE[0][0]
     for spec in COMMUNITIES:
         fields = {k: v for k, v in spec.items() if k not in ("slug", "members")}
-        community, _created = Community.objects.update_or_create(slug=spec["slug"], defaults=fields)
+        community, created = Community.objects.update_or_create(slug=spec["slug"], defaults=fields)
+        if created:
+            # What community_create runs: the apps' parts (its chat room).
+            community_created_run(community=community)
         for local in spec["members"]:
             # Existing memberships are left as they are: a rerun must not undo what
             # people did in the demo.

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import User
 
 from .enums import JoinPolicy, MembershipStatus, Role
+from .hooks import community_created_run
 from .models import Community, Invitation, Membership
 from .notifications import email_user_on_commit
 from .selectors import (
@@ -75,7 +76,8 @@ def _activate(membership: Membership, *, now, decided_by: User | None = None) ->
 
 @transaction.atomic
 def community_create(*, actor: User, **fields) -> Community:
-    """Create a community; its creator becomes its first manager. Site staff only."""
+    """Create a community; its creator becomes its first manager, and the apps above add
+    their parts (its chat room) in the same transaction. Site staff only."""
     if not actor.is_staff:
         raise CommunityActionError(
             _("Only site administrators can create communities."), code="not_staff", forbidden=True
@@ -90,6 +92,7 @@ def community_create(*, actor: User, **fields) -> Community:
         status=MembershipStatus.ACTIVE,
         joined_at=timezone.now(),
     )
+    community_created_run(community=community)
     return community
 
 

@@ -1,11 +1,8 @@
 """HTTP plumbing for communities: look up, call one service, show the outcome."""
 
-from functools import wraps
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -16,58 +13,8 @@ from . import selectors, services
 from .enums import JoinPolicy, MembershipStatus
 from .forms import CommunityForm, InvitationForm
 from .hooks import community_links
-from .models import Community, Invitation, Membership
-
-
-def with_community(view):
-    """Resolve `slug` to a community the user may see (else 404) and pass it on."""
-
-    @wraps(view)
-    def wrapper(request, slug, *args, **kwargs):
-        try:
-            community, membership = selectors.community_get_for_user(user=request.user, slug=slug)
-        except selectors.CommunityNotFound:
-            raise Http404(_("No such community.")) from None
-        return view(request, community, membership, *args, **kwargs)
-
-    return wrapper
-
-
-def manager_view(view):
-    """`with_community`, and only for those who manage it: 403 before anything else, so
-    non-managers learn nothing about requests, members or invitations by their ids."""
-
-    @with_community
-    @wraps(view)
-    def wrapper(request, community, membership, *args, **kwargs):
-        if not selectors.community_can_manage(user=request.user, membership=membership):
-            return _refused(request, community, services.manager_required_error())
-        return view(request, community, membership, *args, **kwargs)
-
-    return wrapper
-
-
-def _refused(request, community: Community, error: services.CommunityActionError):
-    if error.forbidden:
-        return render(
-            request,
-            "communities/refused.html",
-            {"community": community, "message": error.message},
-            status=403,
-        )
-    messages.error(request, error.message)
-    return redirect(community)
-
-
-def _perform(request, community: Community, action):
-    """Call a service. Returns (its result, None), or (None, a response that shows why it
-    was refused)."""
-    try:
-        return action(), None
-    except selectors.CommunityNotFound:
-        raise Http404(_("No such community.")) from None
-    except services.CommunityActionError as error:
-        return None, _refused(request, community, error)
+from .http import manager_view, perform, with_community
+from .models import Invitation, Membership
 
 
 def _form_data(request):
@@ -147,7 +94,7 @@ def community_create(request):
 def community_edit(request, community, membership):
     form = CommunityForm(_form_data(request), instance=community)
     if form.is_bound and form.is_valid():
-        _result, refusal = _perform(
+        _result, refusal = perform(
             request,
             community,
             lambda: services.community_update(
@@ -173,7 +120,7 @@ def community_edit(request, community, membership):
 @login_required
 @with_community
 def community_join(request, community, membership):
-    joined, refusal = _perform(
+    joined, refusal = perform(
         request,
         community,
         lambda: services.membership_join(user=request.user, community=community),
@@ -195,7 +142,7 @@ def community_join(request, community, membership):
 @with_community
 def community_leave(request, community, membership):
     was_pending = membership is not None and membership.status == MembershipStatus.PENDING
-    _result, refusal = _perform(
+    _result, refusal = perform(
         request,
         community,
         lambda: services.membership_leave(user=request.user, community=community),
@@ -220,7 +167,7 @@ def _membership_in(community, pk) -> Membership:
 def request_decide(request, community, membership, pk, decision):
     target = _membership_in(community, pk)
     approve = decision == "approve"
-    _result, refusal = _perform(
+    _result, refusal = perform(
         request,
         community,
         lambda: services.membership_request_decide(
@@ -239,7 +186,7 @@ def request_decide(request, community, membership, pk, decision):
 @manager_view
 def member_remove(request, community, membership, pk):
     target = _membership_in(community, pk)
-    _result, refusal = _perform(
+    _result, refusal = perform(
         request,
         community,
         lambda: services.membership_remove(actor=request.user, membership=target),
@@ -263,7 +210,7 @@ def invitation_create(request, community, membership):
             for error in errors:
                 messages.error(request, error)
         return redirect(community)
-    invitation, refusal = _perform(
+    invitation, refusal = perform(
         request,
         community,
         lambda: services.invitation_create(
@@ -287,7 +234,7 @@ def invitation_create(request, community, membership):
 @manager_view
 def invitation_revoke(request, community, membership, pk):
     invitation = get_object_or_404(Invitation, pk=pk, community=community)
-    _result, refusal = _perform(
+    _result, refusal = perform(
         request,
         community,
         lambda: services.invitation_revoke(actor=request.user, invitation=invitation),

@@ -7,12 +7,16 @@ class RoomsConfig(AppConfig):
     verbose_name = _("Chat rooms")
 
     def ready(self):
-        from communities.hooks import CommunityLink, community_link_register
+        from communities.hooks import (
+            CommunityLink,
+            community_created_register,
+            community_link_register,
+        )
         from communities.signals import membership_ended
         from live.registry import live_group_register
 
         from .protocol import ROOM_GROUPS
-        from .receivers import membership_ended_kick
+        from .receivers import community_created_room, membership_ended_kick
 
         live_group_register(ROOM_GROUPS)
         membership_ended.connect(membership_ended_kick, dispatch_uid="rooms.kick")
@@ -20,3 +24,4 @@ class RoomsConfig(AppConfig):
         community_link_register(
             CommunityLink(_("Moderation"), "rooms:moderation", managers_only=True)
         )
+        community_created_register(community_created_room)

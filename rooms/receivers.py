@@ -1,6 +1,8 @@
 from live.codes import CLOSE_NOT_MEMBER
 from live.events import event_send_now, kick_event, user_group
 
+from .services import room_get_or_create_for_community
+
 
 def membership_ended_kick(sender, membership, **kwargs):
     """A member who left or was removed is disconnected from the community's sockets (its
@@ -16,3 +18,8 @@ def membership_ended_kick(sender, membership, **kwargs):
             code=CLOSE_NOT_MEMBER,
         ),
     )
+
+
+def community_created_room(*, community, **kwargs):
+    """Every community has its chat room from the start (in the creating transaction)."""
+    room_get_or_create_for_community(community=community)

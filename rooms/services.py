@@ -42,6 +42,7 @@ def room_get_or_create_for_community(*, community: Community) -> Room:
         kind=RoomKind.COMMUNITY,
         defaults={"title": community.name},
     )
+    room.community = community  # as given: reading it costs no query
     return room
 
 

@@ -7,34 +7,31 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from communities.selectors import (
-    CommunityNotFound,
-    community_can_manage,
-    community_can_read,
-    community_get_for_user,
-)
+from communities.http import manager_view, refusal_response, with_community
+from communities.selectors import community_can_read
+from communities.services import CommunityActionError
 
 from . import selectors, services
 from .models import BODY_MAX_LENGTH, REASON_MAX_LENGTH, Message
 
 
-def _community(request, slug):
-    try:
-        return community_get_for_user(user=request.user, slug=slug)
-    except CommunityNotFound:
-        raise Http404(_("No such community.")) from None
-
-
 @login_required
-def room(request, slug):
-    community, membership = _community(request, slug)
+@with_community
+def room(request, community, membership):
     if not community_can_read(user=request.user, membership=membership):
-        return _refused(
+        return refusal_response(
             request,
             community,
-            _("Only this community's members read its chat room. Join it first."),
+            CommunityActionError(
+                _("Only this community's members read its chat room. Join it first."),
+                code="not_member",
+                forbidden=True,
+            ),
         )
-    chat_room = services.room_get_or_create_for_community(community=community)
+    # Made with the community (communities.hooks); a page view never writes.
+    chat_room = selectors.community_room(community=community)
+    if chat_room is None:
+        raise Http404(_("This community has no chat room."))
     return render(
         request,
         "rooms/room.html",
@@ -47,38 +44,17 @@ def room(request, slug):
     )
 
 
-def _refused(request, community, message):
-    return render(
-        request,
-        "communities/refused.html",
-        {"community": community, "message": message},
-        status=403,
-    )
-
-
-def _for_managers(request, slug):
-    """The community, and a refusal to return instead when the user does not manage it."""
-    community, membership = _community(request, slug)
-    if community_can_manage(user=request.user, membership=membership):
-        return community, None
-    return community, _refused(request, community, _("Only this community's managers can do that."))
-
-
 @login_required
-def moderation(request, slug):
-    community, refusal = _for_managers(request, slug)
-    if refusal:
-        return refusal
+@manager_view
+def moderation(request, community, membership):
     queue = selectors.moderation_queue(community=community)
     return render(request, "rooms/moderation.html", {"community": community, "queue": queue})
 
 
 @require_POST
 @login_required
-def moderation_act(request, slug, pk, action):
-    community, refusal = _for_managers(request, slug)
-    if refusal:
-        return refusal
+@manager_view
+def moderation_act(request, community, membership, pk, action):
     message = get_object_or_404(Message, pk=pk, room__community=community)
     try:
         if action == "dismiss":

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from communities.enums import JoinPolicy, MembershipStatus, Role
+from communities.hooks import community_created_run
 from communities.models import Community, Invitation, Membership
 
 PASSWORD = "correct-horse-battery"
@@ -32,6 +33,13 @@ class CommunityFactory(factory.django.DjangoModelFactory):
     join_policy = JoinPolicy.OPEN
     timezone = "America/Toronto"
     language = "en"
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        # What communities.services.community_create runs: the apps' parts (its chat room).
+        community = super()._create(model_class, *args, **kwargs)
+        community_created_run(community=community)
+        return community
 
 
 class MembershipFactory(factory.django.DjangoModelFactory):
@@ -67,7 +75,7 @@ class InvitationFactory(factory.django.DjangoModelFactory):
 
 
 class RoomFactory(factory.django.DjangoModelFactory):
-    """A community's chat room."""
+    """A community's chat room: the one its community was created with."""
 
     class Meta:
         model = "rooms.Room"
@@ -75,6 +83,16 @@ class RoomFactory(factory.django.DjangoModelFactory):
     community = factory.SubFactory(CommunityFactory)
     kind = "community"
     title = factory.LazyAttribute(lambda room: room.community.name)
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        community = kwargs["community"]
+        if kwargs["kind"] == "community":
+            made = model_class.objects.filter(community=community, kind="community").first()
+            if made is not None:
+                made.community = community  # as given: reading it costs no query
+                return made
+        return super()._create(model_class, *args, **kwargs)
 
 
 class MessageFactory(factory.django.DjangoModelFactory):

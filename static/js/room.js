@@ -465,11 +465,14 @@ function render() {
     const created = new Date(message.created_at);
     const day = dayKey.format(created);
     if (!previous || dayKey.format(new Date(previous.created_at)) !== day) {
-      const separator = document.createElement("li");
-      separator.className = "day";
-      separator.setAttribute("role", "separator");
-      separator.textContent = dayFormat.format(created);
-      items.push(separator);
+      // A list item, not role="separator": a list may hold only list items (axe "list").
+      const dayItem = document.createElement("li");
+      dayItem.className = "day";
+      const date = document.createElement("time");
+      date.dateTime = day;
+      date.textContent = dayFormat.format(created);
+      dayItem.append(date);
+      items.push(dayItem);
       previous = null;
     }
     const grouped =

@@ -44,29 +44,207 @@ def stored_profile(user):
 # Sign up
 
 
-@pytest.mark.django_db
-def test_sign_up_creates_user_and_signs_them_in(client):
-    response = client.post("/accounts/signup/", sign_up_data())
+def _sign_up(client, data=None, **kwargs):
+    """POST the sign-up form (its email goes out after commit: capture the callbacks)."""
+    return client.post("/accounts/signup/", data or sign_up_data(), **kwargs)
 
-    assert response.status_code == 302
-    assert response["Location"] == "/accounts/profile/"
+
+def _visible_text(response) -> str:
+    main = re.search(r"<main[^>]*>(.*)</main>", response.content.decode(), re.S).group(1)
+    return " ".join(re.sub(r"<[^>]+>", " ", main).split())
+
+
+def _link(message) -> str:
+    """The one site link in an email, as a path."""
+    [url] = re.findall(r"https?://\S+/accounts/signup/confirm/\S+", message.body)
+    return re.sub(r"^https?://[^/]+", "", url)
+
+
+@pytest.mark.django_db
+def test_sign_up_new_address_makes_an_unconfirmed_account_and_emails_a_link(
+    client, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _sign_up(client)
+
+    assert response.status_code == 200
+    assert response.templates[0].name == "accounts/sign_up_sent.html"
+    assert "We have sent a message to amelie.roy@example.org." in _visible_text(response)
     user = User.objects.get()
-    assert user.email == "amelie.roy@example.org"
-    assert (user.display_name, user.timezone, user.language) == (
+    assert (user.email, user.display_name, user.timezone, user.language) == (
+        "amelie.roy@example.org",
         "Dr. Amélie Roy",
         "America/St_Johns",
         "fr",
     )
+    assert (user.is_active, user.email_confirmed) == (False, False)
     assert user.check_password(PASSWORD) is True
-    assert auth.get_user(client).pk == user.pk
+    assert auth.get_user(client).is_authenticated is False
+    [message] = mailoutbox
+    assert message.to == ["amelie.roy@example.org"]
+    # In the language chosen on the form.
+    assert message.subject == "Terminez la création de votre compte"
+    assert _link(message).startswith("/accounts/signup/confirm/")
 
 
 @pytest.mark.django_db
-def test_sign_up_follows_a_local_next(client):
+@pytest.mark.parametrize("email", ["amelie.roy@example.org", "AMELIE.ROY@EXAMPLE.ORG"])
+def test_sign_up_existing_address_answers_as_a_new_one_and_tells_the_owner(
+    client, mailoutbox, django_capture_on_commit_callbacks, email
+):
+    owner = UserFactory(email="amelie.roy@example.org", display_name="First", language="en")
+    before = User.objects.filter(pk=owner.pk).values().get()
+    new_client = type(client)()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        existing = _sign_up(client, sign_up_data(email=email, display_name="Copy"))
+    with django_capture_on_commit_callbacks(execute=True):
+        new = _sign_up(new_client, sign_up_data(email="someone.new@example.org"))
+
+    assert existing.status_code == new.status_code == 200
+    assert [t.name for t in existing.templates] == [t.name for t in new.templates]
+    assert _visible_text(existing).replace("amelie.roy@example.org", "ADDRESS") == _visible_text(
+        new
+    ).replace("someone.new@example.org", "ADDRESS")
+    # Nothing about the existing account changed, and nobody is signed in.
+    assert User.objects.filter(pk=owner.pk).values().get() == before
+    assert auth.get_user(client).is_authenticated is False
+    owner_mail = mailoutbox[0]
+    assert owner_mail.to == ["amelie.roy@example.org"]
+    assert owner_mail.subject == "Someone tried to create an account with your address"
+    assert "Hello First," in owner_mail.body
+    assert "You already have an account, and nothing about it has changed." in owner_mail.body
+    assert "/accounts/login/" in owner_mail.body
+    assert "/accounts/password_reset/" in owner_mail.body
+    assert "/accounts/signup/confirm/" not in owner_mail.body
+    assert [m.to for m in mailoutbox] == [["amelie.roy@example.org"], ["someone.new@example.org"]]
+
+
+@pytest.mark.django_db
+def test_sign_up_existing_address_email_speaks_the_owners_language(
+    client, mailoutbox, django_capture_on_commit_callbacks
+):
+    UserFactory(email="amelie.roy@example.org", language="fr")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _sign_up(client, sign_up_data(language="en"), HTTP_ACCEPT_LANGUAGE="en")
+
+    [message] = mailoutbox
+    assert message.subject == "Quelqu\u2019un a tenté de créer un compte avec votre adresse"
+
+
+@pytest.mark.django_db
+def test_sign_up_again_before_confirming_replaces_the_details_and_the_link(
+    client, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        _sign_up(client, sign_up_data(display_name="First try"))
+    with django_capture_on_commit_callbacks(execute=True):
+        _sign_up(
+            client,
+            sign_up_data(display_name="Second try", password1=NEW_PASSWORD, password2=NEW_PASSWORD),
+        )
+
+    first, second = mailoutbox
+    user = User.objects.get()
+    assert (user.display_name, user.is_active) == ("Second try", False)
+    assert user.check_password(NEW_PASSWORD) is True
+    assert client.post(_link(first)).status_code == 400
+    assert client.post(_link(second)).status_code == 302
+    user.refresh_from_db()
+    assert (user.is_active, user.email_confirmed) == (True, True)
+
+
+@pytest.mark.django_db
+def test_sign_up_link_shows_a_button_and_a_get_confirms_nothing(
+    client, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        _sign_up(client)
+
+    response = client.get(_link(mailoutbox[0]))
+
+    assert response.status_code == 200
+    assert "Finish creating my account" in response.content.decode()
+    assert User.objects.get().is_active is False
+    assert auth.get_user(client).is_authenticated is False
+
+
+@pytest.mark.django_db
+def test_sign_up_link_posted_confirms_and_signs_in(
+    client, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        _sign_up(client)
+
+    response = client.post(_link(mailoutbox[0]), follow=True)
+
+    user = User.objects.get()
+    assert response.redirect_chain == [("/accounts/profile/", 302)]
+    assert (user.is_active, user.email_confirmed) == (True, True)
+    assert auth.get_user(client).pk == user.pk
+    assert "Bienvenue! Votre compte est prêt." in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_sign_up_link_works_once(client, mailoutbox, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        _sign_up(client)
+    link = _link(mailoutbox[0])
+    client.post(link)
+    client.logout()
+
+    response = client.post(link)
+
+    assert response.status_code == 400
+    assert auth.get_user(client).is_authenticated is False
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/accounts/signup/confirm/MQ/not-a-token/",
+        "/accounts/signup/confirm/!!!/abc-def/",
+        "/accounts/signup/confirm/OTk5OTk/abc-def/",
+    ],
+)
+def test_sign_up_link_wrong_changes_nothing(client, path):
+    UserFactory(is_active=False, email_confirmed=False)
+
+    response = client.post(path)
+
+    assert response.status_code == 400
+    assert "This link does not work" in response.content.decode()
+    assert User.objects.get().is_active is False
+
+
+@pytest.mark.django_db
+def test_sign_up_unconfirmed_account_cannot_sign_in(
+    client, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        _sign_up(client)
+
     response = client.post(
-        "/accounts/signup/", sign_up_data(), query_params={"next": "/c/rural-care/"}
+        "/accounts/login/", {"username": "amelie.roy@example.org", "password": PASSWORD}
     )
 
+    assert response.status_code == 200
+    assert auth.get_user(client).is_authenticated is False
+
+
+@pytest.mark.django_db
+def test_sign_up_follows_a_local_next_once_confirmed(
+    client, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        _sign_up(client, query_params={"next": "/c/rural-care/"})
+
+    link = _link(mailoutbox[0])
+    response = client.post(link)
+
+    assert link.endswith("?next=%2Fc%2Frural-care%2F")
     assert response.status_code == 302
     assert response["Location"] == "/c/rural-care/"
 
@@ -75,9 +253,16 @@ def test_sign_up_follows_a_local_next(client):
 @pytest.mark.parametrize(
     "next_url", ["https://evil.example/phish", "//evil.example/phish", "javascript:alert(1)"]
 )
-def test_sign_up_ignores_an_offsite_next(client, next_url):
-    response = client.post("/accounts/signup/", sign_up_data(), query_params={"next": next_url})
+def test_sign_up_ignores_an_offsite_next(
+    client, mailoutbox, django_capture_on_commit_callbacks, next_url
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        _sign_up(client, query_params={"next": next_url})
 
+    link = _link(mailoutbox[0])
+    response = client.post(link + ("&" if "?" in link else "?") + "next=" + next_url)
+
+    assert "next" not in _link(mailoutbox[0])
     assert response.status_code == 302
     assert response["Location"] == "/accounts/profile/"
 
@@ -139,22 +324,6 @@ def test_sign_up_time_zone_menu_is_marked_for_the_browser_zone_only_when_blank(c
 
     assert blank.context["form"].fields["timezone"].widget.attrs == {"data-browser-zone": ""}
     assert "data-browser-zone" not in refused.content.decode()
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("email", ["amelie.roy@example.org", "AMELIE.ROY@EXAMPLE.ORG"])
-def test_sign_up_duplicate_email_any_case_is_refused(client, email):
-    UserFactory(email="amelie.roy@example.org", display_name="First")
-
-    response = client.post("/accounts/signup/", sign_up_data(email=email))
-
-    assert response.status_code == 400
-    assert (
-        "An account with this email address already exists. Sign in, or reset your password."
-        in response.content.decode()
-    )
-    assert list(User.objects.values_list("display_name", flat=True)) == ["First"]
-    assert auth.get_user(client).is_authenticated is False
 
 
 @pytest.mark.django_db

@@ -1,17 +1,45 @@
-"""A person signs up, joins a community and switches to French, in a real browser."""
+"""A person signs up (confirming through the emailed link), joins a community and switches
+to French, in a real browser."""
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
 
 from accounts.models import User
+from tests.conftest import database_url_for_tests, run_daphne
 from tests.factories import PASSWORD, CommunityFactory, UserFactory
 
 pytestmark = pytest.mark.browser
 
 
-def test_visitor_signs_up_joins_a_community_and_switches_to_french(daphne_server, page):
+@pytest.fixture
+def daphne_mailing(transactional_db, tmp_path, smtp_server, settings):
+    """The real server, sending its email to the test's SMTP server (whose port the
+    smtp_server fixture put in the settings). Yields the base URL and the inbox."""
+    with run_daphne(
+        tmp_path / "daphne.log",
+        DATABASE_URL=database_url_for_tests(),
+        TEST_EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_URL=f"smtp://127.0.0.1:{settings.EMAIL_PORT}",
+    ) as base:
+        yield base, smtp_server
+
+
+def _sign_up_link(inbox) -> str:
+    """The path of the confirmation link in the one email the inbox holds."""
+    deadline = time.monotonic() + 5
+    while not inbox.messages and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [message] = inbox.messages
+    body = message.get_payload(decode=True).decode(message.get_content_charset())
+    [url] = re.findall(r"https?://\S+/accounts/signup/confirm/\S+", body)
+    return re.sub(r"^https?://[^/]+", "", url)
+
+
+def test_visitor_signs_up_joins_a_community_and_switches_to_french(daphne_mailing, page):
+    daphne_server, inbox = daphne_mailing
     community = CommunityFactory(join_policy="open", name="Rural Family Medicine")
 
     page.goto(daphne_server + "/")
@@ -23,6 +51,10 @@ def test_visitor_signs_up_joins_a_community_and_switches_to_french(daphne_server
     page.get_by_label("Password:", exact=True).fill(PASSWORD)
     page.get_by_label("Password confirmation").fill(PASSWORD)
     page.get_by_role("button", name="Create my account").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check your email")
+    page.goto(daphne_server + _sign_up_link(inbox))
+    page.get_by_role("button", name="Finish creating my account").click()
 
     expect(page.get_by_role("status")).to_have_text("Welcome! Your account is ready.")
     expect(page.get_by_role("heading", level=1)).to_have_text("Your profile")

@@ -32,6 +32,7 @@ def _room(*, members: int, **member_fields) -> tuple[Room, list]:
     community = CommunityFactory(join_policy=JoinPolicy.OPEN, name="Rural Family Medicine")
     # On a shared Redis, pub/sub group names are global: a room id no other test run uses
     # keeps other runs' events out of this room.
+    community.rooms.all().delete()  # the one it was made with, under a usual id
     room = Room.objects.create(
         pk=10**12 + secrets.randbelow(10**12),
         community=community,

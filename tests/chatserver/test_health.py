@@ -6,6 +6,7 @@ import urllib.request
 import pytest
 
 from tests.conftest import run_daphne
+from tests.factories import UserFactory
 from tests.services import free_port
 
 
@@ -46,8 +47,7 @@ def test_healthz_redis_layer_ok(client, settings, redis_url):
     assert response.json()["parts"]["channel_layer"]["ok"] is True
 
 
-@pytest.mark.django_db
-def test_healthz_redis_refused_names_channel_layer(client, settings):
+def _refused_redis(settings) -> None:
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
@@ -55,6 +55,11 @@ def test_healthz_redis_refused_names_channel_layer(client, settings):
             "CONFIG": {"hosts": [f"redis://127.0.0.1:{free_port()}/0"]},
         }
     }
+
+
+@pytest.mark.django_db
+def test_healthz_redis_refused_names_channel_layer(client, settings):
+    _refused_redis(settings)
 
     response = client.get("/healthz")
 
@@ -64,6 +69,42 @@ def test_healthz_redis_refused_names_channel_layer(client, settings):
     assert body["failed"] == ["channel_layer"]
     assert body["parts"]["database"]["ok"] is True
     assert body["parts"]["channel_layer"]["ok"] is False
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("viewer", ["anonymous", "member"])
+def test_healthz_failure_shows_others_no_error_text_and_logs_it(client, settings, caplog, viewer):
+    _refused_redis(settings)
+    if viewer == "member":
+        client.force_login(UserFactory())
+
+    with caplog.at_level("WARNING", logger="chatserver.health"):
+        response = client.get("/healthz")
+
+    body = response.json()
+    assert response.status_code == 503
+    assert body["failed"] == ["channel_layer"]
+    assert set(body["parts"]["channel_layer"]) == {"ok", "ms"}
+    assert set(body["parts"]["database"]) == {"ok", "ms"}
+    assert "error" not in response.content.decode().lower()
+    [record] = [r for r in caplog.records if r.name == "chatserver.health"]
+    assert record.levelname == "WARNING"
+    assert record.getMessage().startswith("healthz: channel_layer failed: ")
+    assert len(record.getMessage()) > len("healthz: channel_layer failed: ")
+
+
+@pytest.mark.django_db
+def test_healthz_failure_shows_staff_the_error_text(client, settings):
+    _refused_redis(settings)
+    client.force_login(UserFactory(is_staff=True))
+
+    response = client.get("/healthz")
+
+    body = response.json()
+    assert response.status_code == 503
+    assert body["parts"]["channel_layer"]["ok"] is False
+    assert body["parts"]["channel_layer"]["error"] != ""
+    assert set(body["parts"]["database"]) == {"ok", "ms"}
 
 
 @pytest.mark.django_db
@@ -80,6 +121,7 @@ def test_healthz_redis_silent_times_out(client, settings):
                 "CONFIG": {"hosts": [f"redis://127.0.0.1:{port}/0"]},
             }
         }
+        client.force_login(UserFactory(is_staff=True))
 
         response = client.get("/healthz")
 
@@ -89,16 +131,22 @@ def test_healthz_redis_silent_times_out(client, settings):
     assert body["parts"]["channel_layer"]["error"] == "no answer within 0.5 s"
 
 
-def test_healthz_database_down_names_database(tmp_path):
+def test_healthz_database_down_names_database_and_logs_why(tmp_path):
     # The real server, pointed at a PostgreSQL port where nothing listens.
     dead_db = f"postgres://postgres@127.0.0.1:{free_port()}/nothing"
+    log = tmp_path / "daphne.log"
 
-    with run_daphne(tmp_path / "daphne.log", DATABASE_URL=dead_db) as base:
+    with run_daphne(log, DATABASE_URL=dead_db) as base:
         status, body = _get_json(f"{base}/healthz")
 
     assert status == 503
     assert body["failed"] == ["database"]
-    assert body["parts"]["channel_layer"]["ok"] is True
-    assert body["parts"]["database"]["ok"] is False
+    assert body["parts"] == {
+        "database": {"ok": False, "ms": body["parts"]["database"]["ms"]},
+        "channel_layer": {"ok": True, "ms": body["parts"]["channel_layer"]["ms"]},
+    }
     # Refused at once, or (with PostgreSQL's connection pool retrying) no answer in time.
-    assert body["parts"]["database"]["error"].startswith(("OperationalError", "no answer within"))
+    assert (
+        "healthz: database failed: OperationalError" in log.read_text()
+        or "healthz: database failed: no answer within" in log.read_text()
+    )

@@ -99,3 +99,14 @@ def test_seed_demo_force_runs_with_debug_off(settings):
     _seed("--force", "--password", "forced-pass-4321")
 
     assert Community.objects.filter(slug="primary-care-cop").exists()
+
+
+@pytest.mark.django_db
+def test_seed_demo_gives_every_community_its_room_once(settings):
+    settings.DEBUG = True
+
+    _seed("--password", "demo-pass-4321")
+    _seed()
+
+    rooms = Room.objects.filter(kind="community").values_list("community__slug", flat=True)
+    assert sorted(rooms) == sorted(Community.objects.values_list("slug", flat=True))

@@ -25,6 +25,7 @@ def seed(*, members: int) -> dict:
     )
     # Pub/sub channel names are global on a shared Redis, whatever the database: a room id
     # no other test run uses keeps its events out of this room's group, and ours out of its.
+    community.rooms.all().delete()  # the one it was made with, under a usual id
     room = Room.objects.create(
         pk=10**12 + secrets.randbelow(10**12),
         community=community,

@@ -1,0 +1,31 @@
+"""Emails to account holders, each in its recipient's language and time zone.
+
+Sent after the transaction commits, so nobody is sent a link to an account that rolled back.
+"""
+
+import logging
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+logger = logging.getLogger(__name__)
+
+
+def email_user_on_commit(*, user, template: str, context: dict) -> None:
+    """Render `<template>_subject.txt` and `<template>.txt` for `user`; send after commit."""
+
+    def send() -> None:
+        with translation.override(user.language), timezone.override(user.timezone):
+            ctx = {"user": user, "site_url": settings.SITE_URL, **context}
+            subject = " ".join(render_to_string(f"{template}_subject.txt", ctx).split())
+            body = render_to_string(f"{template}.txt", ctx)
+        try:
+            send_mail(subject, body, None, [user.email])
+        except OSError:
+            # Logged for staff; the person can ask again (sign up again, or reset).
+            logger.exception("could not send %s to user %s", template, user.pk)
+
+    transaction.on_commit(send)
