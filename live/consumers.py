@@ -41,7 +41,7 @@ from .codes import (
     CLOSE_UNAVAILABLE,
 )
 from .errors import LiveError, ProtocolError, Refused
-from .frames import ClientFrame, dumps, frame_decode, frame_echo, frame_validate
+from .frames import ClientFrame, dumps, frame_check, frame_decode, frame_echo, frame_validate
 from .hub import live_hub
 from .limits import Bucket
 from .transport import Frame, outlet_for
@@ -208,6 +208,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             wait = self.frame_bucket.take()
             content = frame_decode(text_data)
             echo = frame_echo(content)
+            frame_check(content)
             if wait is not None:
                 raise ProtocolError(
                     "rate_limited",

@@ -61,7 +61,8 @@ class ClientFrame:
 
 
 def frame_decode(text: str | None) -> dict:
-    """Parse a text frame into an object whose every string is clean, or raise."""
+    """Parse a text frame into an object, or raise. (Then `frame_echo`, then
+    `frame_check`: an error about the text still repeats a clean `request_id`.)"""
     if text is None:
         raise ProtocolError("binary_frame", _("Send text frames holding JSON."))
     try:
@@ -72,11 +73,10 @@ def frame_decode(text: str | None) -> dict:
         raise ProtocolError("bad_json", _("This frame is not valid JSON.")) from None
     if not isinstance(content, dict):
         raise ProtocolError("not_object", _("A frame must be a JSON object with a type."))
-    _check_text(content)
     return content
 
 
-def _check_text(content: dict) -> None:
+def frame_check(content: dict) -> None:
     """Every key and string, at any depth, must be clean text; depth is bounded."""
     todo = [(content, 1)]
     while todo:

@@ -25,6 +25,7 @@ SOURCES = (
     "accounts",
     "communities",
     "chatserver",
+    "live",
     "rooms",
     "meetings",
     "agendas",
