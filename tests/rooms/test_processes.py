@@ -70,15 +70,15 @@ def _subprocess_env(database_url: str) -> dict:
     return env
 
 
-def _manage_py(database_url: str, *args: str) -> str:
-    return _run_python(database_url, "manage.py", *args)
+def _manage_py(database_url: str, *args: str, **env: str) -> str:
+    return _run_python(database_url, "manage.py", *args, **env)
 
 
-def _run_python(database_url: str, *args: str) -> str:
+def _run_python(database_url: str, *args: str, **env: str) -> str:
     result = subprocess.run(
         [sys.executable, *args],
         cwd=ROOT,
-        env=_subprocess_env(database_url),
+        env={**_subprocess_env(database_url), **env},
         capture_output=True,
         text=True,
         timeout=120,
@@ -381,6 +381,62 @@ async def test_redis_outage_loses_nothing(world, own_redis, tmp_path):
     assert clients[0].connections == 1
     assert clients[1].connections >= 2  # resumed after its socket dropped
     assert open_sockets == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.asyncio
+async def test_during_a_redis_outage_a_users_first_socket_opens_in_a_served_room(
+    world, own_redis, tmp_path
+):
+    """The process already serves the room: a newcomer's own group (for kicks and ended
+    sessions) can wait for Redis; the socket opens (the heartbeat subscribes it later)."""
+    people = world["members"]
+    room = world["room"]
+    with servers(tmp_path, 1, **server_env(world, own_redis.url)) as [(a, _)]:
+        async with room_socket(a, room, people[0]["cookie"]) as first:
+            assert json.loads(await first.recv())["type"] == "room.state"
+            await asyncio.to_thread(own_redis.stop)
+            async with room_socket(a, room, people[1]["cookie"]) as second:
+                frames = [json.loads(await second.recv()) for _ in range(2)]
+                await second.send(json.dumps({"type": "ping", "request_id": "p"}))
+                pong = await receive_until(second, "pong")
+
+    assert [f["type"] for f in frames] == ["room.state", "history"]
+    assert pong["request_id"] == "p"
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.asyncio
+async def test_a_new_password_closes_the_users_sockets_on_every_process(world, redis_url, tmp_path):
+    person = world["members"][0]
+    room = world["room"]
+    with servers(tmp_path, 2, **server_env(world, redis_url)) as [(a, _), (b, _)]:
+        async with (
+            room_socket(a, room, person["cookie"]) as on_a,
+            room_socket(b, room, person["cookie"]) as on_b,
+        ):
+            for ws in (on_a, on_b):
+                assert json.loads(await ws.recv())["type"] == "room.state"
+            # Elsewhere (a management shell: no server process of its own).
+            code = (
+                "from accounts.models import User; "
+                f"u = User.objects.get(pk={person['id']}); "
+                "u.set_password('a-new-horse-battery'); u.save()"
+            )
+            await asyncio.to_thread(
+                _manage_py, world["database"], "shell", "-c", code, REDIS_URL=redis_url
+            )
+            codes = []
+            for ws in (on_a, on_b):
+                with pytest.raises(ConnectionClosed) as closed:
+                    async with asyncio.timeout(5):
+                        while True:
+                            await ws.recv()
+                codes.append(closed.value.rcvd.code)
+
+    assert codes == [4401, 4401]
 
 
 # 3. Frame size -------------------------------------------------------------------------
