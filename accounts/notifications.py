@@ -1,6 +1,8 @@
-"""Emails to account holders, each in its recipient's language and time zone.
+"""Emails to people with an account (sign-up links, community decisions), each in its
+recipient's language and time zone.
 
-Sent after the transaction commits, so nobody is sent a link to an account that rolled back.
+Sent after the transaction commits, so nobody is told about a decision (or sent a link to
+an account) that rolled back.
 """
 
 import logging
@@ -25,7 +27,8 @@ def email_user_on_commit(*, user, template: str, context: dict) -> None:
         try:
             send_mail(subject, body, None, [user.email])
         except OSError:
-            # Logged for staff; the person can ask again (sign up again, or reset).
+            # The decision stands; a mail server outage must not undo it. Logged for staff
+            # (the person can also ask again: sign up again, reset).
             logger.exception("could not send %s to user %s", template, user.pk)
 
     transaction.on_commit(send)

@@ -14,11 +14,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from accounts.notifications import email_user_on_commit
 
 from .enums import JoinPolicy, MembershipStatus, Role
 from .hooks import community_created_run
 from .models import Community, Invitation, Membership
-from .notifications import email_user_on_commit
 from .selectors import (
     CommunityNotFound,
     community_can_manage,

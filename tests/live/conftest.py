@@ -1,11 +1,23 @@
 import json
 from contextlib import asynccontextmanager
 
+import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from chatserver.asgi import application
+from tests.factories import MembershipFactory, RoomFactory
 from tests.rooms.conftest import session_cookie
+
+
+@pytest.fixture
+def room(db):
+    return RoomFactory()
+
+
+@pytest.fixture
+def member(room):
+    return MembershipFactory(community=room.community).user
 
 
 def session_key(cookie: str) -> str:

@@ -10,23 +10,13 @@ from channels.testing import WebsocketCommunicator
 
 from chatserver.asgi import application
 from rooms.models import Message, Report
-from tests.factories import MembershipFactory, MessageFactory, RoomFactory
+from tests.factories import MembershipFactory, MessageFactory
 from tests.live.conftest import room_socket
 from tests.rooms.conftest import session_cookie
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
 adb = database_sync_to_async
-
-
-@pytest.fixture
-def room(db):
-    return RoomFactory()
-
-
-@pytest.fixture
-def member(room):
-    return MembershipFactory(community=room.community).user
 
 
 async def answers(socket, count: int) -> list[dict]:

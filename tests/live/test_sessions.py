@@ -8,23 +8,12 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.http import HttpRequest
 
-from tests.factories import MembershipFactory, RoomFactory
 from tests.live.conftest import closed_with, room_socket, session_key
 from tests.rooms.conftest import session_cookie
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
 adb = database_sync_to_async
-
-
-@pytest.fixture
-def room(db):
-    return RoomFactory()
-
-
-@pytest.fixture
-def member(room):
-    return MembershipFactory(community=room.community).user
 
 
 def _sign_out(user, key: str) -> None:

@@ -89,6 +89,28 @@ def test_room_access_refuses_everyone_but_active_members(policy, refusal, status
         selectors.room_access(user=user, room_id=room.pk)
 
 
+def test_room_access_a_meetings_side_chat_is_read_by_the_communitys_members(room, member):
+    side_chat = Room.objects.create(community=room.community, kind=RoomKind.MEETING, title="Chat")
+
+    assert selectors.room_access(user=member, room_id=side_chat.pk) == (side_chat, False)
+
+
+@pytest.mark.parametrize(
+    ("policy", "refusal"),
+    [(JoinPolicy.OPEN, NotRoomMember), (JoinPolicy.INVITATION, RoomNotFound)],
+)
+def test_room_access_a_meetings_side_chat_refuses_others(policy, refusal):
+    community = CommunityFactory(join_policy=policy)
+    side_chat = Room.objects.create(community=community, kind=RoomKind.MEETING, title="Chat")
+
+    with pytest.raises(refusal):
+        selectors.room_access(user=UserFactory(), room_id=side_chat.pk)
+
+
+def test_room_access_every_kind_of_room_has_a_rule():
+    assert set(selectors.ROOM_READERS) == set(RoomKind)
+
+
 def test_room_access_former_manager_is_refused(room):
     former = MembershipFactory(
         community=room.community, role="manager", status=MembershipStatus.LEFT
