@@ -135,6 +135,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         except Refused as refusal:
             await self.end(refusal.code)
             return
+        except Exception:
+            # The database away, say: a close the client retries, never a 1011.
+            logger.exception("%s: a socket could not open", self.group or "a socket")
+            await self.end(CLOSE_UNAVAILABLE)
+            return
         self.joined = True
         try:
             with translation.override(self.language):

@@ -50,3 +50,11 @@ async def closed_with(communicator, timeout: float = 3) -> int:
         output = await communicator.receive_output(timeout)
         if output["type"] == "websocket.close":
             return output.get("code")
+
+
+async def stays_open(communicator, quiet: float = 0.5) -> bool:
+    """Whether the server closes nothing while the socket goes quiet (frames may come)."""
+    while not await communicator.receive_nothing(quiet):
+        if (await communicator.receive_output())["type"] == "websocket.close":
+            return False
+    return True
