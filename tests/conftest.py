@@ -13,6 +13,9 @@ from tests import services
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Fixtures for tests that run several server processes (world, postgres_database...).
+pytest_plugins = ["tests.processes"]
+
 
 def pytest_terminal_summary(terminalreporter):
     if services.missing:
