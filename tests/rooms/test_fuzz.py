@@ -39,7 +39,7 @@ import pytest_asyncio
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.db import connections
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, example, given
 from hypothesis import settings as fuzz_settings
 from hypothesis import strategies as st
 
@@ -51,6 +51,8 @@ from tests.factories import CommunityFactory, MembershipFactory, MessageFactory,
 from tests.rooms.conftest import session_cookie
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+# A hypothesis test runs for about 40 s; one that fails shrinks for up to 300 s more.
+FUZZ_TIMEOUT = pytest.mark.timeout(600)
 
 QUIET = 0.2  # seconds of silence that end an answer
 ANSWER_WITHIN = 2.0  # seconds for the first frame of an answer to come (a loaded machine)
@@ -181,7 +183,10 @@ valid_client_ids = st.one_of(
     st.text(visible_characters, min_size=1, max_size=64),
 )
 valid_reasons = visible_text(max_size=30)
-seqs = st.one_of(st.integers(1, 7), st.sampled_from([BIGINT, BIGINT + 1, 10**20]))
+# Mostly the seeded messages' (1 to 4), so changes and their repeats meet real messages.
+seqs = st.one_of(
+    st.integers(1, 4), st.integers(1, 4), st.integers(5, 7), st.sampled_from([BIGINT, 10**20])
+)
 valid_request_ids = st.one_of(
     st.text(clean_characters, max_size=64), st.uuids().map(lambda u: u.hex)
 )
@@ -229,6 +234,9 @@ FIELDS = {
     "typing": st.just({}),
 }
 KINDS = sorted(FIELDS)
+# Changes (and their repeats) twice as often as the rest, and first (what hypothesis
+# tries first and shrinks towards).
+KINDS_DRAWN = ["message.delete", "message.hide", "message.restore", *KINDS]
 
 # Values of the wrong type for a number field and for a string field (null: missing).
 WRONG_TYPES = [None, True, False, 1.5, -0.5, "1", [1], {"n": 1}, float("inf")]
@@ -272,7 +280,7 @@ def wrong_values(kind: str, name: str):
 
 @st.composite
 def well_formed_frames(draw, request_ids=request_ids) -> Probe:
-    kind = draw(st.sampled_from(KINDS))
+    kind = draw(st.sampled_from(KINDS_DRAWN))
     frame = {"type": kind, **draw(FIELDS[kind]), **draw(ignored_fields)}
     request_id = draw(request_ids)
     if request_id is not ABSENT:
@@ -452,7 +460,7 @@ bad_frames = st.one_of(
 def repeated(draw, frames) -> list[Probe]:
     """A frame sent once, or several times over (a delete, hide or restore done again)."""
     probe = draw(frames)
-    return [probe] * draw(st.sampled_from([1, 1, 1, 2, 3]))
+    return [probe] * draw(st.sampled_from([1, 2, 1, 3]))
 
 
 def flat(groups: list[list[Probe]]) -> list[Probe]:
@@ -803,29 +811,69 @@ FUZZ = {
 }
 
 
+def send(body, client_id: str = "c1", **fault) -> Probe:
+    frame = {"type": "message.send", "body": body, "client_id": client_id}
+    return Probe.of(frame, retry=True, **fault) if fault else Probe.of(frame)
+
+
+def change(kind: str, seq: int, request_id: str) -> Probe:
+    return Probe.of({"type": kind, "seq": seq, "request_id": request_id})
+
+
+# The issue's probes, always tried (before what hypothesis makes up).
+NOT_TEXT = {"fault": "body is not text", "code": "invalid_text"}
+
+
+@FUZZ_TIMEOUT
 @fuzz_settings(max_examples=50, **FUZZ)
 @given(probes=st.lists(not_text_frames(), min_size=1, max_size=4), manager=st.booleans())
+@example(probes=[send("a lone \ud800 surrogate", **NOT_TEXT)], manager=False)
+@example(probes=[send("a NUL \x00 in it", **NOT_TEXT)], manager=False)
+@example(
+    probes=[send("\u200b\u3164 \u2800", fault="body is invisible", code="empty_body")],
+    manager=False,
+)
+@example(
+    probes=[
+        Probe.of(
+            {"type": "message.report", "seq": 3, "reason": "\x1b[31mred"},
+            fault="reason is not text",
+            code="invalid_text",
+        )
+    ],
+    manager=False,
+)
 async def test_room_socket_text_that_is_not_text_is_refused(probes, manager, people, caplog):
     await fuzz(probes, people, caplog, manager=manager)
 
 
+@FUZZ_TIMEOUT
 @fuzz_settings(max_examples=60, **FUZZ)
 @given(probes=st.lists(bad_frames, min_size=1, max_size=4), manager=st.booleans())
+@example(probes=[Probe(text="[" * 2000, fault="nested 2000 deep", code="bad_json")], manager=False)
+@example(probes=[Probe.of({"type": "\ud800"}, fault="no known type")], manager=False)
 async def test_room_socket_bad_frames_get_one_error_each(probes, manager, people, caplog):
     await fuzz(probes, people, caplog, manager=manager)
 
 
+@FUZZ_TIMEOUT
 @fuzz_settings(max_examples=40, **FUZZ)
 @given(
     probes=st.lists(repeated(well_formed_frames(text_request_ids)), min_size=1, max_size=4).map(
         flat
     ),
-    manager=st.booleans(),
+    manager=st.sampled_from([True, False]),  # a manager first: hides and restores work
 )
+@example(
+    probes=[change("message.delete", 1, "d1"), change("message.delete", 1, "d2")], manager=False
+)
+@example(probes=[change("message.hide", 3, "h1"), change("message.hide", 3, "h2")], manager=True)
+@example(probes=[change("message.restore", 3, "r1")], manager=True)
 async def test_room_socket_well_formed_frames_get_their_answers(probes, manager, people, caplog):
     await fuzz(probes, people, caplog, manager=manager)
 
 
+@FUZZ_TIMEOUT
 @fuzz_settings(max_examples=30, **FUZZ)
 @given(
     probes=st.lists(
@@ -834,6 +882,15 @@ async def test_room_socket_well_formed_frames_get_their_answers(probes, manager,
         max_size=5,
     ).map(flat),
     manager=st.booleans(),
+)
+@example(
+    probes=[
+        send("hello", "c1"),
+        send("\x00", "c2", **NOT_TEXT),
+        change("message.delete", 5, "d1"),
+        change("message.delete", 5, "d2"),
+    ],
+    manager=False,
 )
 async def test_room_socket_mixed_frames_bad_ones_change_nothing(probes, manager, people, caplog):
     await fuzz(probes, people, caplog, manager=manager)
