@@ -7,11 +7,27 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 from django.utils import timezone, translation
+from hypothesis import Phase
+from hypothesis import settings as hypothesis_settings
 
 from bench.servers import daphne_command, stop_process, wait_for_http
 from tests import services
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Fixtures for tests that run several server processes (world, postgres_database...).
+pytest_plugins = ["tests.processes"]
+
+# Hypothesis in CI: its own "ci" profile (derandomized, no example database), without
+# shrinking: a failure names the frame that failed and how (tests/rooms/test_fuzz.py), and
+# shrinking a test's failures can take minutes; print_blob reproduces one locally, shrunk.
+hypothesis_settings.register_profile(
+    "ci-no-shrink",
+    hypothesis_settings.get_profile("ci"),
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
+if services.IN_CI:
+    hypothesis_settings.load_profile("ci-no-shrink")
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -3,8 +3,10 @@
 It signs in with a session cookie, keeps every message it has seen by `seq`, retries a send
 until its echo (or the message itself, in history) comes back, fills gaps with
 `history.fetch` when a `seq` jumps or a `heartbeat`/`pong` tells of a later `last_seq`, and
-reconnects with `?after=<last contiguous seq>` when its socket closes. Tests read what it
-saw; the benchmark harness may drive many of them.
+reconnects with `?after=<last contiguous seq>` when its socket closes: to the same server,
+or, when it closed with 4012 (the server is restarting), at once (with a little random
+delay) to the next of the servers it was given. Tests read what it saw; the benchmark
+harness may drive many of them.
 
     async with RoomClient(base_url, room_id, cookie) as client:
         client_id = await client.send("hello")
@@ -16,9 +18,11 @@ saw; the benchmark harness may drive many of them.
 import asyncio
 import contextlib
 import json
+import random
 import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -26,6 +30,8 @@ from websockets.exceptions import ConnectionClosed
 
 # Close codes after which a client stops: not signed in, not a member, no such room.
 REFUSED = (4401, 4403, 4404)
+# Close code after which a client moves to another server at once: this one is restarting.
+RESTARTING = 4012
 
 
 def room_socket(base_url: str, room_id: int, cookie: str, query: str = "", **options):
@@ -61,6 +67,9 @@ class RoomClient:
     fetch_timeout: seconds before an unanswered `history.fetch` is asked again.
     ping_every: seconds between `ping` frames (None: rely on the server's heartbeat).
     reconnect_delay: seconds between attempts to reconnect.
+    others: more servers' base URLs; closed with 4012, the client moves to the next one.
+    restart_jitter: at most this many seconds (at random) before reconnecting after 4012,
+        so a restarting server's clients do not all arrive elsewhere at once.
     """
 
     def __init__(
@@ -74,8 +83,11 @@ class RoomClient:
         fetch_timeout: float = 2.0,
         ping_every: float | None = None,
         reconnect_delay: float = 0.3,
+        others: Sequence[str] = (),
+        restart_jitter: float = 0.5,
     ):
-        self.base_url = base_url
+        self.base_urls = [base_url, *others]
+        self.base_url = base_url  # the server it connects to now
         self.room_id = room_id
         self.cookie = cookie
         self.label = label or base_url
@@ -83,6 +95,7 @@ class RoomClient:
         self.fetch_timeout = fetch_timeout
         self.ping_every = ping_every
         self.reconnect_delay = reconnect_delay
+        self.restart_jitter = restart_jitter
 
         self.messages: dict[int, dict] = {}  # seq -> message, as first seen
         self.contiguous = 0  # every seq up to this one is held: what a client shows
@@ -102,6 +115,8 @@ class RoomClient:
         self.presence: list[list[dict]] = []  # every presence frame's list, in order
         self.connections = 0  # sockets opened (1 + reconnections)
         self.close_codes: list[int | None] = []
+        self.closed_at: list[float] = []  # time.monotonic() of each close, as close_codes
+        self.connects: list[tuple[str, str, float]] = []  # (base URL, query, time) of each
         self.refused: int | None = None  # a close code of REFUSED: no more reconnecting
         self.pongs: set[str] = set()
 
@@ -260,6 +275,7 @@ class RoomClient:
         except Exception:  # refused, timed out, or the server is down: try again later
             return False
         self.connections += 1
+        self.connects.append((self.base_url, query, time.monotonic()))
         self._ws = ws
         self._fetch_sent_at = None
         self._reader = asyncio.create_task(self._read(ws))
@@ -274,11 +290,17 @@ class RoomClient:
             pass
         finally:
             self.close_codes.append(ws.close_code)
+            self.closed_at.append(time.monotonic())
             if ws.close_code in REFUSED:
                 self.refused = ws.close_code
             if self._ws is ws:
                 self._ws = None
-            self._next_connect = time.monotonic() + self.reconnect_delay
+            if ws.close_code == RESTARTING:
+                at = (self.base_urls.index(self.base_url) + 1) % len(self.base_urls)
+                self.base_url = self.base_urls[at]
+                self._next_connect = time.monotonic() + random.uniform(0, self.restart_jitter)
+            else:
+                self._next_connect = time.monotonic() + self.reconnect_delay
             self._changed.set()
 
     async def _on_frame(self, frame: dict) -> None:
@@ -330,7 +352,8 @@ class RoomClient:
         pending = self.pending.get(frame.get("client_id", ""))
         if pending is None:
             return
-        if frame["code"] == "rate_limited":
+        if frame["code"] in ("rate_limited", "overloaded"):
+            # Not stored; docs/protocol.md: send it again (same client_id) after retry_after.
             pending.next_try = time.monotonic() + float(frame.get("retry_after", 1))
         elif frame["code"] == "server_error":
             pending.next_try = time.monotonic() + 0.2
