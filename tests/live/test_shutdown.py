@@ -110,12 +110,6 @@ def world_of_six(world_of):
     return world_of(6)
 
 
-@pytest.mark.xfail(
-    reason="Until the live layer's shutdown: on SIGTERM Daphne drops every socket (1006) and "
-    "never exits (its database thread waits on the stopped event loop for an on-commit "
-    "event send)",
-    strict=True,
-)
 @pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.asyncio

@@ -825,12 +825,6 @@ NOT_TEXT = {"fault": "body is not text", "code": "invalid_text"}
 
 
 @FUZZ_TIMEOUT
-@pytest.mark.xfail(
-    reason="Until the live layer: text fields take controls (stored, or server_error on "
-    "PostgreSQL) and lone surrogates (sent back: Daphne closes 1011), invisible bodies are "
-    "stored, request_ids that are not text are repeated",
-    strict=True,
-)
 @fuzz_settings(max_examples=50, **FUZZ)
 @given(probes=st.lists(not_text_frames(), min_size=1, max_size=4), manager=st.booleans())
 @example(probes=[send("a lone \ud800 surrogate", **NOT_TEXT)], manager=False)
@@ -854,11 +848,6 @@ async def test_room_socket_text_that_is_not_text_is_refused(probes, manager, peo
 
 
 @FUZZ_TIMEOUT
-@pytest.mark.xfail(
-    reason="Until the live layer: deep nesting gives server_error, text that is not text "
-    "is stored or sent back (1011 under Daphne), invalid request_ids are repeated",
-    strict=True,
-)
 @fuzz_settings(max_examples=60, **FUZZ)
 @given(probes=st.lists(bad_frames, min_size=1, max_size=4), manager=st.booleans())
 @example(probes=[Probe(text="[" * 2000, fault="nested 2000 deep", code="bad_json")], manager=False)
@@ -868,11 +857,6 @@ async def test_room_socket_bad_frames_get_one_error_each(probes, manager, people
 
 
 @FUZZ_TIMEOUT
-@pytest.mark.xfail(
-    reason="Until the live layer: a delete, hide or restore that changes nothing (done "
-    "already) gets no answer",
-    strict=True,
-)
 @fuzz_settings(max_examples=40, **FUZZ)
 @given(
     probes=st.lists(repeated(well_formed_frames(text_request_ids)), min_size=1, max_size=4).map(
@@ -890,10 +874,6 @@ async def test_room_socket_well_formed_frames_get_their_answers(probes, manager,
 
 
 @FUZZ_TIMEOUT
-@pytest.mark.xfail(
-    reason="Until the live layer: the bad frames' and the well-formed frames' defects, interleaved",
-    strict=True,
-)
 @fuzz_settings(max_examples=30, **FUZZ)
 @given(
     probes=st.lists(
@@ -935,23 +915,7 @@ ODD_AFTERS = {
 }
 
 
-# Until the live layer: str.isdigit() takes these, int() raises, the socket closes 1011.
-AFTER_CRASHES = {"superscript", "circled", "5000-digits"}
-
-
-@pytest.mark.parametrize(
-    "after",
-    [
-        pytest.param(
-            value,
-            id=name,
-            marks=[pytest.mark.xfail(reason="int() of ?after= raises", strict=True)]
-            if name in AFTER_CRASHES
-            else [],
-        )
-        for name, value in ODD_AFTERS.items()
-    ],
-)
+@pytest.mark.parametrize("after", list(ODD_AFTERS.values()), ids=list(ODD_AFTERS))
 async def test_connect_after_odd_value_opens_normally(after, people, caplog):
     room = await database_sync_to_async(room_make)(people["fuzzer"], people["other"], manager=False)
 
