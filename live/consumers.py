@@ -223,7 +223,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             kind, args = frame_validate(self.frames, content)
             if not self._admit(kind, self.frames[kind]):
                 return
-            await self.handlers[kind](self, echo=echo, **args)
+            self.hub.busy += 1  # a stopping process waits for it (its commit, its event)
+            try:
+                await self.handlers[kind](self, echo=echo, **args)
+            finally:
+                self.hub.busy -= 1
         except LiveError as error:
             await self.send_error(error.code, error.detail, echo, **error.extra)
             code = self.close_on_error.get(error.code)

@@ -64,6 +64,7 @@ class Hub:
         self.lag = 0.0  # seconds between the newest frame event's sending and its delivery
         self.lag_at = 0.0
         self.closing = False
+        self.busy = 0  # frames being handled now
         self._lock = asyncio.Lock()  # subscriptions change in order
         self._tasks: list[asyncio.Task] = []
 
@@ -322,14 +323,17 @@ class Hub:
     # Stopping -------------------------------------------------------------------------------
 
     async def shutdown(self, *, code: int, timeout: float) -> None:
-        """Refuse new sockets, close every socket with `code`, and send what was committed
-        meanwhile; within `timeout` seconds."""
+        """Refuse new sockets, close every socket with `code`, let the frames being handled
+        finish (a message being stored is stored, and its event sent), and send what was
+        committed meanwhile; within `timeout` seconds."""
         deadline = time.monotonic() + timeout
         self.closing = True
         sockets = self.sockets()
         if sockets:
             ending = [asyncio.create_task(socket.end(code)) for socket in sockets]
             await asyncio.wait(ending, timeout=max(0.1, deadline - time.monotonic()))
+        while self.busy and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
         await self.publisher.drain(max(0.1, deadline - time.monotonic()))
 
 

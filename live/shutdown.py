@@ -73,7 +73,9 @@ async def stop(reactor) -> None:
     deadline = started + budget * 0.75
     while any(hub.sockets() for hub in hubs) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
-    await asyncio.sleep(0.2)
+    # What the sockets' last work committed meanwhile (presence) goes out too.
+    for hub in hubs:
+        await hub.publisher.drain(max(0.1, started + budget * 0.85 - time.monotonic()))
     logger.info("stopped in %.1f s", time.monotonic() - started)
     reactor.stop()
 
