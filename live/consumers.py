@@ -23,7 +23,7 @@ import logging
 import re
 import time
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -141,6 +141,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.end(CLOSE_UNAVAILABLE)
             return
         self.joined = True
+        self.hub.open.add(self)
         try:
             with translation.override(self.language):
                 await self.opened()
@@ -168,9 +169,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         """A query parameter holding an ISO 8601 time with its offset, else None."""
         try:
             value = datetime.fromisoformat(self.query(name).replace("Z", "+00:00"))
-        except ValueError:
+            return value.astimezone(UTC) if value.tzinfo is not None else None
+        except (ValueError, OverflowError):  # not a time, or one UTC cannot hold
             return None
-        return value if value.tzinfo is not None else None
 
     async def disconnect(self, code):
         self.closing = True
@@ -186,6 +187,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.closed()
         finally:
             await self.hub.leave(self)
+            self.hub.open.discard(self)
 
     async def end(self, code: int) -> None:
         """Close with `code`; nothing more goes out."""

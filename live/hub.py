@@ -65,6 +65,7 @@ class Hub:
         self.lag_at = 0.0
         self.closing = False
         self.busy = 0  # frames being handled now
+        self.open: set = set()  # sockets joined whose disconnect has not finished
         self._lock = asyncio.Lock()  # subscriptions change in order
         self._tasks: list[asyncio.Task] = []
 

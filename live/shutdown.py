@@ -69,9 +69,9 @@ async def stop(reactor) -> None:
     # Half the budget for the sockets and the events; the rest for Daphne and exiting.
     for hub in hubs:
         await hub.shutdown(code=CLOSE_GOING_AWAY, timeout=budget / 2)
-    # Let the sockets' close handshakes and their `closed()` work finish, briefly.
+    # Let the sockets' close handshakes and their `closed()` work (presence) finish.
     deadline = started + budget * 0.75
-    while any(hub.sockets() for hub in hubs) and time.monotonic() < deadline:
+    while any(hub.open for hub in hubs) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     # What the sockets' last work committed meanwhile (presence) goes out too.
     for hub in hubs:

@@ -12,7 +12,7 @@ from live.consumers import LiveConsumer
 from live.errors import ProtocolError, Refused
 
 from . import protocol, selectors, services
-from .models import room_group
+from .models import Room, room_group
 
 BACKLOG_PAGES = 10  # at most this many pages of HISTORY_MAX on resume; the rest on request
 
@@ -44,6 +44,8 @@ class RoomConsumer(LiveConsumer):
         online = self.hub.presence_known(self.group)
         await self.send_frame(await database_sync_to_async(self._arrive)(online))
         await self._send_backlog(self.query_int("after"))
+        # A socket holds ids, not the room and its community (memory per connection).
+        self.room = Room(pk=self.room_id)
 
     def _arrive(self, online: list | None) -> dict:
         """Presence and the room's state in one trip to the database thread."""
