@@ -4,14 +4,18 @@ Services call `event_send_on_commit`; consumers and views never `group_send`. An
 never the state: what must be exact is in the database first, and the channel layer only
 announces it (a lost event shows as a gap clients fill from the database).
 
-Publishing never waits for the event loop. From a socket's or a view's database thread,
-the event is handed to the loop's publisher (a queue and one task that sends in order);
-in the loop itself it is queued directly; only without a server loop (a management
-command, a plain test) is it sent there and then. A thread that waited for the loop could
-wait forever once the loop stops: a process that was told to stop would not exit.
+Publishing never waits for ever. From a socket's or a view's database thread, the event is
+handed to the event loop's publisher (a queue and one task that sends in order), and the
+thread waits for it to be sent at most PUBLISH_WAIT seconds (so commits on the thread are
+paced by their events, as before); in the loop itself it is queued; only without a server
+loop (a management command, a plain test) is it sent there and then. A thread that waited
+without limit would wait for ever once the loop stops (SIGTERM): the process would never
+exit.
 """
 
 import asyncio
+import concurrent.futures
+import contextlib
 import json
 import logging
 import os
@@ -30,6 +34,7 @@ from .frames import dumps
 logger = logging.getLogger(__name__)
 
 QUEUE_MAX = 10_000  # events waiting for the layer; past that the oldest are dropped
+PUBLISH_WAIT = 2.0  # seconds a database thread waits for its event to be sent, at most
 
 # Channel-layer event types the hub handles (live/hub.py).
 FRAME = "live.frame"
@@ -88,10 +93,17 @@ def event_send_now(group: str, event: dict) -> None:
         return
     loop = _server_loop()
     if loop is not None:
+        sent = concurrent.futures.Future()
         try:
-            loop.call_soon_threadsafe(_put, loop, group, event)
+            loop.call_soon_threadsafe(_put, loop, group, event, sent)
         except RuntimeError:
             logger.warning("the event loop stopped; %s to %s dropped", event["type"], group)
+            return
+        # Wait for it, as long as the loop runs: the next commit on this thread then
+        # follows its event (paced, as a reader sees them). Never for ever: a loop that has
+        # stopped (SIGTERM) would keep this thread, and the process, alive.
+        with contextlib.suppress(concurrent.futures.TimeoutError):
+            sent.result(timeout=PUBLISH_WAIT)
         return
     try:
         async_to_sync(get_channel_layer().group_send)(group, event)
@@ -111,8 +123,8 @@ def _server_loop() -> asyncio.AbstractEventLoop | None:
     return loop
 
 
-def _put(loop, group: str, event: dict) -> None:
-    publisher(loop).put(group, event)
+def _put(loop, group: str, event: dict, sent=None) -> None:
+    publisher(loop).put(group, event, sent)
 
 
 class Publisher:
@@ -126,11 +138,13 @@ class Publisher:
         self._idle.set()
         self._task: asyncio.Task | None = None
 
-    def put(self, group: str, event: dict) -> None:
+    def put(self, group: str, event: dict, sent=None) -> None:
+        """Queue `event`; `sent` (a concurrent Future), if given, is done once it is."""
         if len(self.queue) >= QUEUE_MAX:
-            dropped_group, dropped = self.queue.popleft()
+            dropped_group, dropped, dropped_sent = self.queue.popleft()
             logger.warning("events back up; %s to %s dropped", dropped["type"], dropped_group)
-        self.queue.append((group, event))
+            _done(dropped_sent)
+        self.queue.append((group, event, sent))
         self._idle.clear()
         self._wake.set()
         if self._task is None or self._task.done():
@@ -141,13 +155,15 @@ class Publisher:
             await self._wake.wait()
             self._wake.clear()
             while self.queue:
-                group, event = self.queue.popleft()
+                group, event, sent = self.queue.popleft()
                 try:
                     await self.layer.group_send(group, event)
                 except asyncio.CancelledError:
                     raise
                 except Exception:
                     logger.warning("could not send %s to %s", event["type"], group, exc_info=True)
+                finally:
+                    _done(sent)
             self._idle.set()
 
     async def drain(self, timeout: float) -> bool:
@@ -157,6 +173,11 @@ class Publisher:
         except TimeoutError:
             return False
         return True
+
+
+def _done(sent) -> None:
+    if sent is not None and not sent.done():
+        sent.set_result(None)
 
 
 _publishers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Publisher]" = (
