@@ -78,6 +78,11 @@ class Membership(models.Model):
         verbose_name=_("decided by"),
         help_text=_("Who approved, declined or removed it."),
     )
+    willing_to_chair = models.BooleanField(
+        _("willing to chair meetings"),
+        default=True,
+        help_text=_("Members who are not willing are left out of the chair's rota."),
+    )
 
     class Meta:
         verbose_name = _("membership")

@@ -49,7 +49,9 @@ def _locked_membership(*, community: Community, user: User) -> Membership | None
     return Membership.objects.select_for_update().filter(community=community, user=user).first()
 
 
-def _require_manager(*, actor: User, community: Community) -> None:
+def manager_require(*, actor: User, community: Community) -> None:
+    """Refuse unless `actor` manages `community` (CommunityNotFound if they may not see it).
+    Public: the apps above check their managers' actions with it."""
     membership = Membership.objects.filter(community=community, user=actor).first()
     if not community_is_visible(user=actor, community=community, membership=membership):
         raise CommunityNotFound(community.slug)
@@ -98,7 +100,7 @@ def community_create(*, actor: User, **fields) -> Community:
 
 @transaction.atomic
 def community_update(*, actor: User, community: Community, **fields) -> Community:
-    _require_manager(actor=actor, community=community)
+    manager_require(actor=actor, community=community)
     for name, value in fields.items():
         setattr(community, name, value)
     community.full_clean()
@@ -177,7 +179,7 @@ def membership_leave(*, user: User, community: Community) -> Membership:
 def membership_request_decide(*, actor: User, membership: Membership, approve: bool) -> Membership:
     """Approve or decline a pending request; the requester is emailed the outcome."""
     community = membership.community
-    _require_manager(actor=actor, community=community)
+    manager_require(actor=actor, community=community)
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     if membership.status != MembershipStatus.PENDING:
         raise CommunityActionError(
@@ -206,7 +208,7 @@ def membership_request_decide(*, actor: User, membership: Membership, approve: b
 def membership_remove(*, actor: User, membership: Membership) -> Membership:
     """Remove an active member. Managers remove members; only site staff remove managers."""
     community = membership.community
-    _require_manager(actor=actor, community=community)
+    manager_require(actor=actor, community=community)
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     if membership.status != MembershipStatus.ACTIVE:
         raise CommunityActionError(_("This person is not an active member."), code="not_member")
@@ -230,7 +232,7 @@ def invitation_create(
     *, actor: User, community: Community, days: int | None = None, note: str = ""
 ) -> Invitation:
     """A single-use link that expires after `days` (default: INVITATION_DEFAULT_DAYS)."""
-    _require_manager(actor=actor, community=community)
+    manager_require(actor=actor, community=community)
     days = settings.INVITATION_DEFAULT_DAYS if days is None else days
     if not 1 <= days <= 90:
         raise CommunityActionError(
@@ -252,7 +254,7 @@ def invitation_create(
 
 @transaction.atomic
 def invitation_revoke(*, actor: User, invitation: Invitation) -> Invitation:
-    _require_manager(actor=actor, community=invitation.community)
+    manager_require(actor=actor, community=invitation.community)
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.used_at is not None:
         raise CommunityActionError(_("This invitation has already been used."), code="used")

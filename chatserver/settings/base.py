@@ -280,3 +280,9 @@ LIVE_ACTIONS_SECONDS = env.float("LIVE_ACTIONS_SECONDS", default=10.0)
 # On SIGTERM a process closes its sockets (4012: reconnect elsewhere), sends what was
 # committed, and is gone within this many seconds.
 LIVE_SHUTDOWN_SECONDS = env.float("LIVE_SHUTDOWN_SECONDS", default=8.0)
+
+# Meetings: a series keeps its meetings created this many months ahead; the next meeting's
+# chair is confirmed when the previous meeting ends, or this many days before it, whichever
+# comes first.
+MEETINGS_HORIZON_MONTHS = env.int("MEETINGS_HORIZON_MONTHS", default=12)
+MEETINGS_CHAIR_CONFIRM_DAYS = env.int("MEETINGS_CHAIR_CONFIRM_DAYS", default=28)

@@ -1,0 +1,279 @@
+"""Reads: a community's meetings, the rota's projection and its fairness, answers, the
+chair's handover. Each runs a fixed number of queries whatever the number of meetings."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, Max, Q, QuerySet
+from django.utils import timezone
+
+from accounts.models import User
+from communities.enums import MembershipStatus
+from communities.models import Community, Membership
+from communities.selectors import community_can_manage, community_members_joined_since
+
+from .enums import AttendanceStatus, MeetingStatus, Response, SwapStatus
+from .hooks import handover_sections
+from .models import Answer, Attendance, ChairChange, ChairSwap, Meeting
+from .rota import Candidate, Slot, Turn, rota_plan
+
+
+class MeetingNotFound(Exception):
+    """No such meeting in this community (the views answer 404)."""
+
+
+def meeting_get(*, community: Community, meeting_id: int) -> Meeting:
+    meeting = (
+        Meeting.objects.select_related("chair", "backup", "series", "room")
+        .filter(community=community, pk=meeting_id)
+        .first()
+    )
+    if meeting is None:
+        raise MeetingNotFound(meeting_id)
+    meeting.community = community
+    return meeting
+
+
+def meetings_upcoming(*, community: Community, now: datetime | None = None) -> QuerySet[Meeting]:
+    """Meetings that have not ended (cancelled ones too: they show as cancelled), soonest first."""
+    return (
+        Meeting.objects.filter(community=community, ends_at__gt=now or timezone.now())
+        .select_related("chair", "backup")
+        .order_by("starts_at", "id")
+    )
+
+
+def meetings_past(*, community: Community, now: datetime | None = None) -> QuerySet[Meeting]:
+    return (
+        Meeting.objects.filter(community=community, ends_at__lte=now or timezone.now())
+        .select_related("chair", "backup")
+        .order_by("-starts_at", "-id")
+    )
+
+
+def meeting_previous(*, meeting: Meeting) -> Meeting | None:
+    """The community's last meeting held before this one (cancelled ones do not count)."""
+    return (
+        Meeting.objects.filter(
+            community_id=meeting.community_id,
+            status=MeetingStatus.SCHEDULED,
+            starts_at__lt=meeting.starts_at,
+        )
+        .select_related("chair")
+        .order_by("-starts_at")
+        .first()
+    )
+
+
+# The rota ------------------------------------------------------------------------------
+
+
+def _held(community: Community, now: datetime) -> QuerySet[Meeting]:
+    return Meeting.objects.filter(
+        community=community, status=MeetingStatus.SCHEDULED, starts_at__lte=now
+    )
+
+
+def rota_candidates(*, community: Community, now: datetime) -> list[Candidate]:
+    """Every active member, with when they last chaired a meeting held and how often."""
+    history = {
+        row["chair"]: row
+        for row in _held(community, now)
+        .exclude(chair=None)
+        .values("chair")
+        .annotate(last=Max("starts_at"), times=Count("id"))
+    }
+    members = Membership.objects.filter(
+        community=community, status=MembershipStatus.ACTIVE, user__is_active=True
+    ).values_list("user_id", "joined_at", "willing_to_chair")
+    return [
+        Candidate(
+            user_id=user_id,
+            joined_at=joined_at,
+            last_chaired=history.get(user_id, {}).get("last"),
+            times=history.get(user_id, {}).get("times", 0),
+            willing=willing,
+        )
+        for user_id, joined_at, willing in members
+    ]
+
+
+@dataclass(frozen=True)
+class RotaTurn:
+    meeting: Meeting
+    chair: User | None
+    backup: User | None
+    reason: str
+    confirmed: bool  # False: the rota's projection (or a swap or override not yet confirmed)
+    fixed: bool
+
+
+def rota_turns(*, community: Community, now: datetime | None = None) -> list[RotaTurn]:
+    """The chair and backup of every upcoming meeting: confirmed, or projected by the rule."""
+    now = now or timezone.now()
+    candidates = rota_candidates(community=community, now=now)
+    meetings = list(
+        Meeting.objects.filter(
+            community=community, status=MeetingStatus.SCHEDULED, starts_at__gt=now
+        ).order_by("starts_at", "id")
+    )
+    declined: dict[int, set[int]] = {}
+    for meeting_id, user_id in Answer.objects.filter(
+        meeting__in=meetings, response=Response.NO
+    ).values_list("meeting_id", "user_id"):
+        declined.setdefault(meeting_id, set()).add(user_id)
+    slots = [
+        Slot(
+            meeting_id=m.pk,
+            starts_at=m.starts_at,
+            fixed_chair=m.chair_id,
+            fixed_backup=m.backup_id if m.chair_confirmed_at else None,
+            declined=frozenset(declined.get(m.pk, ())),
+        )
+        for m in meetings
+    ]
+    plan: list[Turn] = rota_plan(candidates, slots, now=now)
+    users = User.objects.in_bulk({t.chair for t in plan} | {t.backup for t in plan} - {None})
+    return [
+        RotaTurn(
+            meeting=m,
+            chair=users.get(t.chair),
+            backup=users.get(t.backup),
+            reason=m.chair_reason if t.fixed else t.reason,
+            confirmed=m.chair_confirmed_at is not None,
+            fixed=t.fixed,
+        )
+        for m, t in zip(meetings, plan, strict=True)
+    ]
+
+
+def rota_turn(*, meeting: Meeting, now: datetime | None = None) -> RotaTurn | None:
+    for turn in rota_turns(community=meeting.community, now=now):
+        if turn.meeting.pk == meeting.pk:
+            return turn
+    return None
+
+
+@dataclass(frozen=True)
+class FairnessRow:
+    user: User
+    willing: bool
+    times: int
+    last_chaired: datetime | None
+    next_turn: Meeting | None
+    attended: int
+    held_since_joined: int
+
+
+def rota_fairness(*, community: Community, now: datetime | None = None) -> list[FairnessRow]:
+    """One row per active member: times chaired, last chaired, next projected turn, and
+    meetings attended of those held since they joined."""
+    now = now or timezone.now()
+    candidates = rota_candidates(community=community, now=now)
+    turns = rota_turns(community=community, now=now)
+    next_turn: dict[int, Meeting] = {}
+    for turn in turns:
+        if turn.chair is not None:
+            next_turn.setdefault(turn.chair.pk, turn.meeting)
+    held = list(_held(community, now).values_list("pk", "starts_at"))
+    present = set(
+        Attendance.objects.filter(
+            meeting_id__in=[pk for pk, _start in held], status=AttendanceStatus.PRESENT
+        ).values_list("meeting_id", "user_id")
+    )
+    users = User.objects.in_bulk([c.user_id for c in candidates])
+    rows = []
+    for c in candidates:
+        since = [pk for pk, start in held if start >= c.joined_at]
+        rows.append(
+            FairnessRow(
+                user=users[c.user_id],
+                willing=c.willing,
+                times=c.times,
+                last_chaired=c.last_chaired,
+                next_turn=next_turn.get(c.user_id),
+                attended=sum((pk, c.user_id) in present for pk in since),
+                held_since_joined=len(since),
+            )
+        )
+    rows.sort(
+        key=lambda r: (
+            r.next_turn is None,
+            r.next_turn.starts_at if r.next_turn else now,
+            r.user.display_name.casefold(),
+        )
+    )
+    return rows
+
+
+def chair_log(*, community: Community) -> QuerySet[ChairChange]:
+    return ChairChange.objects.filter(meeting__community=community).select_related(
+        "meeting", "chair", "previous", "actor"
+    )
+
+
+def swaps_open(*, community: Community, user: User) -> QuerySet[ChairSwap]:
+    """Swaps waiting for an answer that `user` proposed or was asked."""
+    return (
+        ChairSwap.objects.filter(community=community, status=SwapStatus.PROPOSED)
+        .filter(Q(proposer=user) | Q(partner=user))
+        .select_related("proposer", "partner", "proposer_meeting", "partner_meeting")
+    )
+
+
+# Answers and attendance ----------------------------------------------------------------
+
+
+def answer_of(*, meeting: Meeting, user: User) -> Answer | None:
+    if not user.is_authenticated:
+        return None
+    return Answer.objects.filter(meeting=meeting, user=user).first()
+
+
+@dataclass(frozen=True)
+class AnswerSummary:
+    yes: list[User]
+    counts: dict[str, int]
+    answers: list[Answer]  # every answer with its note: for the chair and managers only
+
+
+def answer_summary(*, meeting: Meeting) -> AnswerSummary:
+    answers = list(meeting.answers.select_related("user").order_by("user__display_name"))
+    counts = dict.fromkeys(Response.values, 0)
+    for answer in answers:
+        counts[answer.response] += 1
+    return AnswerSummary(
+        yes=[a.user for a in answers if a.response == Response.YES],
+        counts=counts,
+        answers=answers,
+    )
+
+
+def attendance_for(*, meeting: Meeting) -> dict[int, str]:
+    return dict(meeting.attendance.values_list("user_id", "status"))
+
+
+# The chair's handover ------------------------------------------------------------------
+
+
+def handover_context(*, meeting: Meeting, user: User) -> dict:
+    previous = meeting_previous(meeting=meeting)
+    since = previous.starts_at if previous else meeting.community.created_at
+    sections = [
+        {"section": section, **section.context(meeting=meeting, user=user)}
+        for section in handover_sections
+    ]
+    return {
+        "previous": previous,
+        "new_members": list(
+            community_members_joined_since(community=meeting.community, since=since)
+        ),
+        "sections": sections,
+    }
+
+
+def meeting_can_see_link(*, user: User, membership: Membership | None) -> bool:
+    """The video-call link is for members (and managers, site staff) only."""
+    return bool(membership and membership.is_active) or community_can_manage(
+        user=user, membership=membership
+    )

@@ -1,0 +1,876 @@
+"""Every write to series, meetings, the chair's rota, answers and attendance.
+
+Each service checks the actor's permission and the input itself and raises `MeetingError`
+(a message for people, the form field it belongs to, a stable code) before changing
+anything; every write runs in one transaction. `now` is a parameter so tests and the
+periodic work (`manage.py meetings_maintain`) can say when "now" is.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+from accounts.notifications import email_user_on_commit
+from communities.enums import MembershipStatus
+from communities.models import Community, Membership
+from communities.services import CommunityActionError, manager_require
+from rooms.enums import RoomKind
+from rooms.services import room_create
+
+from . import recurrence, selectors
+from .enums import AttendanceStatus, ChairSource, MeetingStatus, Response, SwapStatus
+from .models import MAX_MINUTES, Answer, Attendance, ChairChange, ChairSwap, Meeting, Series
+
+logger = logging.getLogger(__name__)
+
+# Changes members must see: each raises the meeting's sequence (calendar updates carry it).
+VISIBLE_FIELDS = {"starts_at", "duration_minutes", "video_url", "title", "chair_id", "status"}
+
+
+class MeetingError(CommunityActionError):
+    """A refused action; `field` names the form field it belongs to, if any."""
+
+    def __init__(self, message, *, code: str, field: str | None = None, forbidden: bool = False):
+        super().__init__(message, code=code, forbidden=forbidden)
+        self.field = field
+
+
+def _from_recurrence(error: recurrence.RecurrenceError) -> MeetingError:
+    return MeetingError(error.message, code=error.code, field=error.field)
+
+
+def _from_validation(error: ValidationError) -> MeetingError:
+    field, messages = next(iter(error.message_dict.items()))
+    return MeetingError(
+        " ".join(messages), code="invalid", field=None if field == "__all__" else field
+    )
+
+
+# Checks --------------------------------------------------------------------------------
+
+
+def _check_title(title: str) -> str:
+    title = " ".join((title or "").split())
+    if not title:
+        raise MeetingError(_("Give it a title."), code="no_title", field="title")
+    if len(title) > 200:
+        raise MeetingError(
+            _("A title has at most 200 characters."), code="long_title", field="title"
+        )
+    return title
+
+
+def _check_duration(minutes) -> int:
+    if not isinstance(minutes, int) or isinstance(minutes, bool) or not 1 <= minutes <= MAX_MINUTES:
+        raise MeetingError(
+            _("A meeting lasts from 1 minute to 8 hours (480 minutes)."),
+            code="bad_length",
+            field="duration_minutes",
+        )
+    return minutes
+
+
+def _check_zone(zone: str) -> str:
+    try:
+        recurrence.zone_get(zone)
+    except recurrence.RecurrenceError as error:
+        raise _from_recurrence(error) from None
+    return zone
+
+
+def _local_start(day: date, at: time, zone: str) -> datetime:
+    """The UTC instant of a local date and time, refused when that time does not exist or
+    happens twice that day."""
+    _check_zone(zone)
+    moment = recurrence.local_start(day, at, zone)
+    error = recurrence.local_time_error(moment)
+    if error is not None:
+        raise _from_recurrence(error)
+    return moment.astimezone(UTC)
+
+
+def _not_started(meeting: Meeting, now: datetime) -> None:
+    if meeting.has_ended(now):
+        raise MeetingError(_("This meeting has ended; it can no longer be changed."), code="ended")
+    if meeting.has_started(now):
+        raise MeetingError(
+            _("This meeting has started; it can no longer be changed."), code="started"
+        )
+
+
+def _active_membership(*, user: User, community: Community) -> Membership:
+    membership = Membership.objects.filter(
+        community=community, user=user, status=MembershipStatus.ACTIVE
+    ).first()
+    if membership is None:
+        raise MeetingError(
+            _("Only this community's members can do that."), code="not_member", forbidden=True
+        )
+    return membership
+
+
+def _locked(meeting: Meeting) -> Meeting:
+    locked = Meeting.objects.select_for_update().select_related("community").get(pk=meeting.pk)
+    return locked
+
+
+def _save(meeting: Meeting, before: dict, now: datetime) -> set[str]:
+    """Save with the sequence raised once if a change members must see happened; returns
+    the names of the fields that changed."""
+    changed = {name for name, value in before.items() if getattr(meeting, name) != value}
+    if meeting.pk and changed & VISIBLE_FIELDS:
+        meeting.sequence += 1
+    meeting.updated_at = now
+    try:
+        meeting.full_clean(exclude=["room", "community", "series", "chair", "backup"])
+    except ValidationError as error:
+        raise _from_validation(error) from None
+    meeting.save()
+    return changed
+
+
+def _snapshot(meeting: Meeting) -> dict:
+    return {name: getattr(meeting, name) for name in (*VISIBLE_FIELDS, "timezone", "backup_id")}
+
+
+def _room_for(meeting: Meeting, community: Community):
+    local = timezone.localtime(meeting.starts_at, recurrence.zone_get(meeting.timezone))
+    return room_create(
+        community=community,
+        kind=RoomKind.MEETING,
+        title=f"{meeting.title} — {local:%Y-%m-%d}",
+    )
+
+
+# Series --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    created: int = 0
+    updated: int = 0
+    cancelled: int = 0
+
+
+def _series_fields(community: Community, fields: dict, series: Series | None) -> dict:
+    current = {
+        "title": series.title if series else "",
+        "rrule": series.rrule if series else "",
+        "first_date": series.first_date if series else None,
+        "start_time": series.start_time if series else None,
+        "timezone": series.timezone if series else community.timezone,
+        "duration_minutes": series.duration_minutes if series else 60,
+        "video_url": series.video_url if series else community.video_url,
+    }
+    unknown = set(fields) - set(current)
+    if unknown:
+        raise TypeError(f"unknown series fields: {sorted(unknown)}")
+    values = {**current, **{k: v for k, v in fields.items() if v is not None}}
+    values["title"] = _check_title(values["title"])
+    values["duration_minutes"] = _check_duration(values["duration_minutes"])
+    values["timezone"] = _check_zone(values["timezone"])
+    if values["first_date"] is None or values["start_time"] is None:
+        raise MeetingError(
+            _("Give the first date and the start time."), code="no_start", field="first_date"
+        )
+    return values
+
+
+def series_preview(
+    *, community: Community, now: datetime | None = None, count: int = 3, **fields
+) -> list[datetime]:
+    """The next `count` local starts the fields would give, checked as saving would check
+    them (raises MeetingError); nothing is saved."""
+    values = _series_fields(community, fields, None)
+    return _series_dates(values, now or timezone.now())[:count]
+
+
+def _series_dates(values: dict, now: datetime) -> list[datetime]:
+    try:
+        return recurrence.occurrences_within(
+            rule=values["rrule"],
+            first_date=values["first_date"],
+            start_time=values["start_time"],
+            zone=values["timezone"],
+            now=now,
+            months=settings.MEETINGS_HORIZON_MONTHS,
+        )
+    except recurrence.RecurrenceError as error:
+        raise _from_recurrence(error) from None
+
+
+@transaction.atomic
+def series_create(
+    *, actor: User, community: Community, now: datetime | None = None, **fields
+) -> tuple[Series, SyncResult]:
+    """A new series and its meetings for the horizon ahead. Managers only."""
+    now = now or timezone.now()
+    manager_require(actor=actor, community=community)
+    values = _series_fields(community, fields, None)
+    dates = _series_dates(values, now)
+    series = Series(community=community, created_by=actor, created_at=now, updated_at=now, **values)
+    try:
+        series.full_clean(exclude=["community", "created_by"])
+    except ValidationError as error:
+        raise _from_validation(error) from None
+    series.save()
+    return series, _series_sync(series, now=now, dates=dates)
+
+
+@transaction.atomic
+def series_update(
+    *, actor: User, series: Series, now: datetime | None = None, **fields
+) -> tuple[Series, SyncResult]:
+    """Change a series; its future meetings follow, except what was changed on a meeting
+    alone. A changed rule cancels the future meetings it no longer gives."""
+    now = now or timezone.now()
+    community = series.community
+    manager_require(actor=actor, community=community)
+    series = Series.objects.select_for_update().get(pk=series.pk)
+    values = _series_fields(community, fields, series)
+    dates = _series_dates(values, now)
+    for name, value in values.items():
+        setattr(series, name, value)
+    series.updated_at = now
+    try:
+        series.full_clean(exclude=["community", "created_by"])
+    except ValidationError as error:
+        raise _from_validation(error) from None
+    series.save()
+    series.community = community
+    return series, _series_sync(series, now=now, dates=dates)
+
+
+def _series_sync(series: Series, *, now: datetime, dates: list[datetime]) -> SyncResult:
+    """Make the series' meetings match its rule from now to the horizon. Safe to repeat:
+    a second run changes nothing."""
+    community = series.community
+    wanted = {moment.date(): moment for moment in dates}
+    horizon = recurrence.horizon_end(now, settings.MEETINGS_HORIZON_MONTHS)
+    existing = {
+        m.occurrence_date: m
+        for m in Meeting.objects.select_for_update()
+        .filter(series=series)
+        .filter(Q(starts_at__gt=now) | Q(occurrence_date__in=list(wanted)))
+    }
+    created = updated = cancelled = 0
+    for day, moment in wanted.items():
+        meeting = existing.get(day)
+        if meeting is None:
+            meeting = Meeting(
+                community=community,
+                series=series,
+                occurrence_date=day,
+                title=series.title,
+                starts_at=moment,
+                duration_minutes=series.duration_minutes,
+                timezone=series.timezone,
+                video_url=series.video_url,
+                created_at=now,
+                updated_at=now,
+            )
+            meeting.room = _room_for(meeting, community)
+            _save(meeting, {}, now)
+            created += 1
+            continue
+        if meeting.has_started(now):
+            continue
+        before = _snapshot(meeting)
+        own = set(meeting.own_changes)
+        if "start" not in own:
+            meeting.starts_at, meeting.timezone = moment, series.timezone
+        if "duration" not in own:
+            meeting.duration_minutes = series.duration_minutes
+        if "title" not in own:
+            meeting.title = series.title
+        if "video_url" not in own:
+            meeting.video_url = series.video_url
+        if "status" not in own and meeting.status == MeetingStatus.CANCELLED:
+            meeting.status, meeting.cancelled_at = MeetingStatus.SCHEDULED, None  # given again
+        if _save(meeting, before, now):
+            updated += 1
+    for day, meeting in existing.items():
+        if (
+            day not in wanted
+            and meeting.status == MeetingStatus.SCHEDULED
+            and not meeting.has_started(now)
+            and meeting.starts_at < horizon
+        ):
+            before = _snapshot(meeting)
+            meeting.status, meeting.cancelled_at = MeetingStatus.CANCELLED, now
+            _save(meeting, before, now)
+            cancelled += 1
+    return SyncResult(created, updated, cancelled)
+
+
+@dataclass(frozen=True)
+class MaintainResult:
+    series: int = 0
+    created: int = 0
+    updated: int = 0
+    cancelled: int = 0
+    chairs_confirmed: int = 0
+    failed: int = 0
+
+
+def meetings_maintain(*, now: datetime | None = None) -> MaintainResult:
+    """The periodic work: every series' meetings kept to the horizon, due chairs confirmed.
+    Safe to run any number of times; one series that fails does not stop the others."""
+    now = now or timezone.now()
+    totals = {"series": 0, "created": 0, "updated": 0, "cancelled": 0, "failed": 0}
+    for series in Series.objects.select_related("community"):
+        try:
+            with transaction.atomic():
+                dates = recurrence.occurrences(
+                    rule=series.rrule,
+                    first_date=series.first_date,
+                    start_time=series.start_time,
+                    zone=series.timezone,
+                    after=now,
+                    before=recurrence.horizon_end(now, settings.MEETINGS_HORIZON_MONTHS),
+                )
+                result = _series_sync(series, now=now, dates=dates)
+        except (recurrence.RecurrenceError, MeetingError):
+            logger.exception("series %s could not be kept up to date", series.pk)
+            totals["failed"] += 1
+            continue
+        totals["series"] += 1
+        totals["created"] += result.created
+        totals["updated"] += result.updated
+        totals["cancelled"] += result.cancelled
+    confirmed = chairs_confirm_due(now=now)
+    return MaintainResult(**totals, chairs_confirmed=confirmed)
+
+
+# Meetings one by one -------------------------------------------------------------------
+
+
+@transaction.atomic
+def meeting_create(
+    *,
+    actor: User,
+    community: Community,
+    title: str,
+    day: date,
+    start_time: time,
+    timezone_name: str | None = None,
+    duration_minutes: int = 60,
+    video_url: str | None = None,
+    now: datetime | None = None,
+) -> Meeting:
+    """A single meeting outside any series. Managers only."""
+    now = now or timezone.now()
+    manager_require(actor=actor, community=community)
+    zone = _check_zone(timezone_name or community.timezone)
+    starts_at = _local_start(day, start_time, zone)
+    if starts_at <= now:
+        raise MeetingError(_("Choose a time in the future."), code="in_past", field="day")
+    meeting = Meeting(
+        community=community,
+        title=_check_title(title),
+        starts_at=starts_at,
+        duration_minutes=_check_duration(duration_minutes),
+        timezone=zone,
+        video_url=community.video_url if video_url is None else video_url,
+        created_at=now,
+        updated_at=now,
+    )
+    _save(meeting, {}, now)  # validates before the room exists
+    meeting.room = _room_for(meeting, community)
+    meeting.save(update_fields=["room"])
+    return meeting
+
+
+@transaction.atomic
+def meeting_update(
+    *,
+    actor: User,
+    meeting: Meeting,
+    now: datetime | None = None,
+    title: str | None = None,
+    day: date | None = None,
+    start_time: time | None = None,
+    timezone_name: str | None = None,
+    duration_minutes: int | None = None,
+    video_url: str | None = None,
+) -> Meeting:
+    """Move, lengthen, retitle or relink one meeting; the rest of its series is untouched
+    and a later series edit leaves these changes alone."""
+    now = now or timezone.now()
+    community = meeting.community
+    manager_require(actor=actor, community=community)
+    meeting = _locked(meeting)
+    _not_started(meeting, now)
+    if meeting.is_cancelled:
+        raise MeetingError(_("This meeting is cancelled."), code="cancelled")
+    before = _snapshot(meeting)
+    own = set(meeting.own_changes)
+    if day is not None or start_time is not None or timezone_name is not None:
+        zone = _check_zone(timezone_name or meeting.timezone)
+        local = timezone.localtime(meeting.starts_at, recurrence.zone_get(meeting.timezone))
+        starts_at = _local_start(day or local.date(), start_time or local.time(), zone)
+        if starts_at <= now:
+            raise MeetingError(_("Choose a time in the future."), code="in_past", field="day")
+        if starts_at != meeting.starts_at or zone != meeting.timezone:
+            meeting.starts_at, meeting.timezone = starts_at, zone
+            own.add("start")
+    if duration_minutes is not None:
+        duration = _check_duration(duration_minutes)
+        if duration != meeting.duration_minutes:
+            meeting.duration_minutes = duration
+            own.add("duration")
+    if title is not None:
+        new_title = _check_title(title)
+        if new_title != meeting.title:
+            meeting.title = new_title
+            own.add("title")
+    if video_url is not None and video_url != meeting.video_url:
+        meeting.video_url = video_url
+        own.add("video_url")
+    meeting.own_changes = sorted(own)
+    _save(meeting, before, now)
+    return meeting
+
+
+@transaction.atomic
+def meeting_cancel(*, actor: User, meeting: Meeting, now: datetime | None = None) -> Meeting:
+    """Cancel one meeting (never deleted: it keeps its answers); its series is untouched."""
+    now = now or timezone.now()
+    manager_require(actor=actor, community=meeting.community)
+    meeting = _locked(meeting)
+    _not_started(meeting, now)
+    if meeting.is_cancelled:
+        raise MeetingError(_("This meeting is already cancelled."), code="cancelled")
+    before = _snapshot(meeting)
+    meeting.status, meeting.cancelled_at = MeetingStatus.CANCELLED, now
+    meeting.own_changes = sorted({*meeting.own_changes, "status"})
+    _save(meeting, before, now)
+    return meeting
+
+
+# The chair -----------------------------------------------------------------------------
+
+
+def _log(meeting: Meeting, *, previous_id, kind: str, actor: User | None, reason: str, now) -> None:
+    ChairChange.objects.create(
+        meeting=meeting,
+        chair_id=meeting.chair_id,
+        previous_id=previous_id,
+        kind=kind,
+        actor=actor,
+        reason=str(reason)[:300],
+        at=now,
+    )
+
+
+def _tell_chair(meeting: Meeting) -> None:
+    if meeting.chair_id is None:
+        return
+    email_user_on_commit(
+        user=meeting.chair,
+        template="meetings/email/chair_confirmed",
+        context={"meeting": meeting, "community": meeting.community},
+    )
+
+
+def _confirm(meeting: Meeting, *, actor: User | None, now: datetime, kind: str = ChairSource.ROTA):
+    """Confirm the rota's chair (or the fixed one) and backup for `meeting` (locked)."""
+    turn = selectors.rota_turn(meeting=meeting, now=now)
+    if turn is None or turn.chair is None:
+        return False
+    before = _snapshot(meeting)
+    previous_id = meeting.chair_id
+    meeting.chair, meeting.backup = turn.chair, turn.backup
+    if not turn.fixed:
+        meeting.chair_source, meeting.chair_reason = ChairSource.ROTA, turn.reason
+    meeting.chair_confirmed_at = now
+    _save(meeting, before, now)
+    _log(
+        meeting,
+        previous_id=previous_id,
+        kind=kind if not turn.fixed else meeting.chair_source,
+        actor=actor,
+        reason=meeting.chair_reason,
+        now=now,
+    )
+    _tell_chair(meeting)
+    return True
+
+
+@transaction.atomic
+def chair_confirm(*, actor: User, meeting: Meeting, now: datetime | None = None) -> Meeting:
+    """A manager confirms a meeting's chair now (the rota's choice, or the one fixed)."""
+    now = now or timezone.now()
+    manager_require(actor=actor, community=meeting.community)
+    meeting = _locked(meeting)
+    _not_started(meeting, now)
+    if meeting.is_cancelled:
+        raise MeetingError(_("This meeting is cancelled."), code="cancelled")
+    if meeting.chair_confirmed_at is not None:
+        raise MeetingError(_("This meeting's chair is already confirmed."), code="confirmed")
+    if not _confirm(meeting, actor=actor, now=now):
+        turn = selectors.rota_turn(meeting=meeting, now=now)
+        raise MeetingError(turn.reason if turn else _("No chair yet."), code="no_chair")
+    return meeting
+
+
+def chairs_confirm_due(*, now: datetime | None = None) -> int:
+    """Confirm every chair that is due: the meeting's previous meeting has ended, or the
+    meeting is less than MEETINGS_CHAIR_CONFIRM_DAYS away. Safe to repeat."""
+    now = now or timezone.now()
+    soon = now + timedelta(days=settings.MEETINGS_CHAIR_CONFIRM_DAYS)
+    confirmed = 0
+    seen: set[int] = set()
+    unconfirmed = (
+        Meeting.objects.filter(
+            status=MeetingStatus.SCHEDULED, starts_at__gt=now, chair_confirmed_at=None
+        )
+        .order_by("community_id", "starts_at")
+        .select_related("community")
+    )
+    for meeting in unconfirmed:
+        first = meeting.community_id not in seen  # only a community's next meeting can
+        seen.add(meeting.community_id)  # have a previous meeting that has ended
+        due = meeting.starts_at <= soon
+        if not due and first:
+            previous = selectors.meeting_previous(meeting=meeting)
+            due = previous is not None and previous.ends_at <= now
+        if not due:
+            continue
+        with transaction.atomic():
+            locked = _locked(meeting)
+            if locked.chair_confirmed_at is None and _confirm(locked, actor=None, now=now):
+                confirmed += 1
+    return confirmed
+
+
+@transaction.atomic
+def chair_override(
+    *, actor: User, meeting: Meeting, user: User, now: datetime | None = None
+) -> Meeting:
+    """A manager gives a meeting to a member, whatever the rota says."""
+    now = now or timezone.now()
+    manager_require(actor=actor, community=meeting.community)
+    meeting = _locked(meeting)
+    _not_started(meeting, now)
+    if meeting.is_cancelled:
+        raise MeetingError(_("This meeting is cancelled."), code="cancelled")
+    _active_membership_of(user, meeting.community)
+    before = _snapshot(meeting)
+    previous_id = meeting.chair_id
+    meeting.chair = user
+    meeting.chair_source = ChairSource.OVERRIDE
+    meeting.chair_reason = str(_("chosen by %(name)s") % {"name": actor.display_name})
+    if meeting.chair_confirmed_at is not None:
+        _backup_refresh(meeting, now)
+    _save(meeting, before, now)
+    _log(
+        meeting,
+        previous_id=previous_id,
+        kind=ChairSource.OVERRIDE,
+        actor=actor,
+        reason=meeting.chair_reason,
+        now=now,
+    )
+    if meeting.chair_confirmed_at is not None and previous_id != user.pk:
+        _tell_chair(meeting)
+    return meeting
+
+
+def _active_membership_of(user: User, community: Community) -> Membership:
+    membership = Membership.objects.filter(
+        community=community, user=user, status=MembershipStatus.ACTIVE
+    ).first()
+    if membership is None or not user.is_active:
+        raise MeetingError(
+            _("%(name)s is not an active member of this community.") % {"name": user.display_name},
+            code="not_member",
+            field="chair",
+        )
+    return membership
+
+
+def _backup_refresh(meeting: Meeting, now: datetime) -> None:
+    """The next in line after the chair (meeting locked, its chair set; saved by the
+    caller). The chair is written first so the rota leaves them out."""
+    meeting.backup = None
+    meeting.save(update_fields=["chair", "backup"])
+    turn = selectors.rota_turn(meeting=meeting, now=now)
+    meeting.backup = turn.backup if turn else None
+
+
+def _replace(meeting: Meeting, user_id: int, *, kind: str, now: datetime) -> None:
+    """`user_id` can no longer chair or back up `meeting` (locked): the rule replaces them."""
+    if meeting.chair_id == user_id:
+        before = _snapshot(meeting)
+        was_confirmed = meeting.chair_confirmed_at is not None
+        meeting.chair, meeting.backup, meeting.chair_reason = None, None, ""
+        meeting.chair_source, meeting.chair_confirmed_at = "", None
+        meeting.save(
+            update_fields=["chair", "backup", "chair_reason", "chair_source", "chair_confirmed_at"]
+        )
+        if was_confirmed and _confirm(meeting, actor=None, now=now, kind=kind):
+            return
+        _save(meeting, before, now)
+        _log(meeting, previous_id=user_id, kind=kind, actor=None, reason="", now=now)
+    elif meeting.backup_id == user_id and meeting.chair_confirmed_at is not None:
+        _backup_refresh(meeting, now)
+        meeting.save(update_fields=["backup"])
+
+
+def _replace_everywhere(*, user_id: int, community: Community, kind: str, now: datetime) -> None:
+    upcoming = (
+        Meeting.objects.select_for_update()
+        .filter(community=community, status=MeetingStatus.SCHEDULED, starts_at__gt=now)
+        .filter(Q(chair_id=user_id) | Q(backup_id=user_id))
+    )
+    for meeting in upcoming.order_by("starts_at"):
+        meeting.community = community
+        _replace(meeting, user_id, kind=kind, now=now)
+
+
+@transaction.atomic
+def chair_willing_set(
+    *, user: User, community: Community, willing: bool, now: datetime | None = None
+) -> Membership:
+    """A member says whether they are willing to chair; not willing gives up their turns."""
+    now = now or timezone.now()
+    membership = _active_membership(user=user, community=community)
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.willing_to_chair != willing:
+        membership.willing_to_chair = willing
+        membership.save(update_fields=["willing_to_chair"])
+        if not willing:
+            _replace_everywhere(
+                user_id=user.pk, community=community, kind=ChairSource.NOT_WILLING, now=now
+            )
+            _swaps_void(user=user, community=community, now=now)
+    return membership
+
+
+@transaction.atomic
+def chair_member_left(*, membership: Membership, now: datetime | None = None) -> None:
+    """A member who left or was removed gives up their turns (communities' membership_ended)."""
+    now = now or timezone.now()
+    _replace_everywhere(
+        user_id=membership.user_id, community=membership.community, kind=ChairSource.LEFT, now=now
+    )
+    _swaps_void(user=membership.user, community=membership.community, now=now)
+
+
+# Swaps ---------------------------------------------------------------------------------
+
+
+def _turns_by_meeting(community: Community, now: datetime) -> dict[int, selectors.RotaTurn]:
+    return {t.meeting.pk: t for t in selectors.rota_turns(community=community, now=now)}
+
+
+@transaction.atomic
+def swap_propose(
+    *, user: User, meeting: Meeting, partner_meeting: Meeting, now: datetime | None = None
+) -> ChairSwap:
+    """The chair of `meeting` (confirmed or in the rota's projection) asks the chair of
+    `partner_meeting` to swap turns."""
+    now = now or timezone.now()
+    community = meeting.community
+    _active_membership(user=user, community=community)
+    if partner_meeting.community_id != community.pk or partner_meeting.pk == meeting.pk:
+        raise MeetingError(
+            _("Choose another meeting of this community."), code="bad_swap", field="partner_meeting"
+        )
+    turns = _turns_by_meeting(community, now)
+    mine, theirs = turns.get(meeting.pk), turns.get(partner_meeting.pk)
+    if mine is None or theirs is None:
+        raise MeetingError(_("Only upcoming meetings' turns can be swapped."), code="bad_swap")
+    if mine.chair is None or mine.chair.pk != user.pk:
+        raise MeetingError(
+            _("You do not chair that meeting."), code="not_your_turn", forbidden=True
+        )
+    if theirs.chair is None or theirs.chair.pk == user.pk:
+        raise MeetingError(
+            _("That meeting has no other chair to swap with."),
+            code="bad_swap",
+            field="partner_meeting",
+        )
+    if ChairSwap.objects.filter(
+        proposer_meeting=meeting, partner_meeting=partner_meeting, status=SwapStatus.PROPOSED
+    ).exists():
+        raise MeetingError(_("You have already proposed this swap."), code="already_proposed")
+    swap = ChairSwap.objects.create(
+        community=community,
+        proposer=user,
+        proposer_meeting=meeting,
+        partner=theirs.chair,
+        partner_meeting=partner_meeting,
+        created_at=now,
+    )
+    email_user_on_commit(
+        user=theirs.chair,
+        template="meetings/email/swap_proposed",
+        context={"swap": swap, "community": community},
+    )
+    return swap
+
+
+@transaction.atomic
+def swap_answer(
+    *, user: User, swap: ChairSwap, accept: bool, now: datetime | None = None
+) -> ChairSwap:
+    """The member asked accepts or declines; on accepting, the two turns change hands if
+    both still hold them."""
+    now = now or timezone.now()
+    swap = ChairSwap.objects.select_for_update().select_related("community").get(pk=swap.pk)
+    if swap.partner_id != user.pk:
+        raise MeetingError(
+            _("This swap was not proposed to you."), code="not_yours", forbidden=True
+        )
+    if swap.status != SwapStatus.PROPOSED:
+        raise MeetingError(_("This swap has already been answered."), code="answered")
+    swap.decided_at = now
+    if not accept:
+        swap.status = SwapStatus.DECLINED
+        swap.save(update_fields=["status", "decided_at"])
+        return swap
+    turns = _turns_by_meeting(swap.community, now)
+    mine, theirs = turns.get(swap.proposer_meeting_id), turns.get(swap.partner_meeting_id)
+    if (
+        mine is None
+        or theirs is None
+        or mine.chair is None
+        or theirs.chair is None
+        or mine.chair.pk != swap.proposer_id
+        or theirs.chair.pk != swap.partner_id
+    ):
+        swap.status = SwapStatus.VOID
+        swap.save(update_fields=["status", "decided_at"])
+        raise MeetingError(
+            _("These turns have changed since the swap was proposed; it no longer applies."),
+            code="void",
+        )
+    reason = str(
+        _("swapped between %(a)s and %(b)s")
+        % {
+            "a": swap.proposer.display_name,
+            "b": swap.partner.display_name,
+        }
+    )
+    for meeting_id, new_chair, previous in (
+        (swap.proposer_meeting_id, swap.partner, swap.proposer),
+        (swap.partner_meeting_id, swap.proposer, swap.partner),
+    ):
+        meeting = Meeting.objects.select_for_update().select_related("community").get(pk=meeting_id)
+        before = _snapshot(meeting)
+        previous_id = previous.pk
+        meeting.chair, meeting.chair_source, meeting.chair_reason = (
+            new_chair,
+            ChairSource.SWAP,
+            reason,
+        )
+        if meeting.chair_confirmed_at is not None:
+            _backup_refresh(meeting, now)
+        _save(meeting, before, now)
+        _log(
+            meeting,
+            previous_id=previous_id,
+            kind=ChairSource.SWAP,
+            actor=user,
+            reason=reason,
+            now=now,
+        )
+    swap.status = SwapStatus.ACCEPTED
+    swap.save(update_fields=["status", "decided_at"])
+    email_user_on_commit(
+        user=swap.proposer,
+        template="meetings/email/swap_accepted",
+        context={"swap": swap, "community": swap.community},
+    )
+    return swap
+
+
+@transaction.atomic
+def swap_withdraw(*, user: User, swap: ChairSwap, now: datetime | None = None) -> ChairSwap:
+    swap = ChairSwap.objects.select_for_update().get(pk=swap.pk)
+    if swap.proposer_id != user.pk:
+        raise MeetingError(
+            _("Only who proposed a swap can withdraw it."), code="not_yours", forbidden=True
+        )
+    if swap.status != SwapStatus.PROPOSED:
+        raise MeetingError(_("This swap has already been answered."), code="answered")
+    swap.status, swap.decided_at = SwapStatus.WITHDRAWN, now or timezone.now()
+    swap.save(update_fields=["status", "decided_at"])
+    return swap
+
+
+def _swaps_void(*, user: User, community: Community, now: datetime) -> None:
+    ChairSwap.objects.filter(community=community, status=SwapStatus.PROPOSED).filter(
+        Q(proposer=user) | Q(partner=user)
+    ).update(status=SwapStatus.VOID, decided_at=now)
+
+
+# Answers and attendance ----------------------------------------------------------------
+
+
+@transaction.atomic
+def answer_set(
+    *, user: User, meeting: Meeting, response: str, note: str = "", now: datetime | None = None
+) -> Answer:
+    """A member answers yes / no / maybe, until the meeting starts. A chair who answers no
+    is replaced by the rota."""
+    now = now or timezone.now()
+    community = meeting.community
+    _active_membership(user=user, community=community)
+    if response not in Response.values:
+        raise MeetingError(_("Answer yes, no or maybe."), code="bad_answer", field="response")
+    note = " ".join((note or "").split())
+    if len(note) > 500:
+        raise MeetingError(_("A note has at most 500 characters."), code="long_note", field="note")
+    meeting = _locked(meeting)
+    if meeting.is_cancelled:
+        raise MeetingError(_("This meeting is cancelled."), code="cancelled")
+    if meeting.has_started(now):
+        raise MeetingError(
+            _("This meeting has started; answers can no longer change."), code="started"
+        )
+    answer, _created = Answer.objects.update_or_create(
+        meeting=meeting,
+        user=user,
+        defaults={"response": response, "note": note, "answered_at": now},
+    )
+    if response == Response.NO and user.pk in (meeting.chair_id, meeting.backup_id):
+        _replace(meeting, user.pk, kind=ChairSource.ANSWERED_NO, now=now)
+    return answer
+
+
+@transaction.atomic
+def attendance_set(
+    *, actor: User, meeting: Meeting, user: User, status: str, now: datetime | None = None
+) -> Attendance:
+    """A manager records whether a member was present (the live agenda will fill it too)."""
+    now = now or timezone.now()
+    manager_require(actor=actor, community=meeting.community)
+    if status not in AttendanceStatus.values:
+        raise MeetingError(
+            _("Choose present, absent with regrets or absent."), code="bad_status", field="status"
+        )
+    if meeting.is_cancelled:
+        raise MeetingError(_("This meeting is cancelled."), code="cancelled")
+    if not meeting.has_started(now):
+        raise MeetingError(
+            _("Attendance is recorded once the meeting has started."), code="not_started"
+        )
+    if not Membership.objects.filter(community=meeting.community, user=user).exists():
+        raise MeetingError(_("This person is not a member of this community."), code="not_member")
+    attendance, _created = Attendance.objects.update_or_create(
+        meeting=meeting,
+        user=user,
+        defaults={"status": status, "recorded_by": actor, "recorded_at": now},
+    )
+    return attendance
