@@ -69,7 +69,7 @@ def test_series_rota_and_maintain_are_fair_and_idempotent():
 
 
 def test_swap_and_series_edit_keeps_own_changes():
-    community, manager, users = _community(3)
+    community, manager, _users = _community(3)
     series, _ = services.series_create(
         actor=manager,
         community=community,
