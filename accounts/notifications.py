@@ -5,7 +5,9 @@ Sent after the transaction commits, so nobody is told about a decision (or sent 
 an account) that rolled back.
 """
 
+import contextvars
 import logging
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -15,9 +17,23 @@ from django.utils import timezone, translation
 
 logger = logging.getLogger(__name__)
 
+_suppressed = contextvars.ContextVar("emails_suppressed", default=False)
+
+
+@contextmanager
+def emails_suppressed():
+    """Emails asked for inside are not sent (e.g. `seed_demo`, which emails nobody)."""
+    token = _suppressed.set(True)
+    try:
+        yield
+    finally:
+        _suppressed.reset(token)
+
 
 def email_user_on_commit(*, user, template: str, context: dict) -> None:
     """Render `<template>_subject.txt` and `<template>.txt` for `user`; send after commit."""
+    if _suppressed.get():
+        return
 
     def send() -> None:
         with translation.override(user.language), timezone.override(user.timezone):

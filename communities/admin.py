@@ -9,7 +9,16 @@ from .models import Community, Invitation, Membership
 # A membership's standing changes only through communities.services, which do what must
 # follow (a removed member is disconnected from the rooms through membership_ended, a
 # requester is emailed the decision): the admin shows it and changes it with actions.
-MEMBERSHIP_STANDING_FIELDS = ("status", "requested_at", "joined_at", "ended_at", "decided_by")
+# Willingness to chair, likewise: members change it on the rota page, and the meetings app
+# gives up their turns when they stop being willing.
+MEMBERSHIP_STANDING_FIELDS = (
+    "status",
+    "requested_at",
+    "joined_at",
+    "ended_at",
+    "decided_by",
+    "willing_to_chair",
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -60,7 +69,7 @@ class CommunityAdmin(admin.ModelAdmin):
 class MembershipAdmin(admin.ModelAdmin):
     actions = ["approve_requests", "decline_requests", "remove_members"]
     list_display = ("user", "community", "role", "status", "requested_at", "joined_at", "ended_at")
-    list_filter = ("status", "role", "community")
+    list_filter = ("status", "role", "willing_to_chair", "community")
     search_fields = ("user__email", "user__display_name", "community__name")
     list_select_related = ("user", "community")
     date_hierarchy = "joined_at"

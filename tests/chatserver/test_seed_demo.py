@@ -61,7 +61,7 @@ def test_seed_demo_is_idempotent(settings):
     output = _seed()
 
     assert (User.objects.count(), Community.objects.count(), Membership.objects.count()) == counts
-    room = Room.objects.get(community__slug="primary-care-cop")
+    room = Room.objects.get(community__slug="primary-care-cop", kind="community")
     assert list(room.messages.values_list("seq", flat=True)) == [1, 2, 3, 4, 5]
     assert room.last_seq == 5
     # Without a password, existing logins keep theirs.
@@ -110,3 +110,39 @@ def test_seed_demo_gives_every_community_its_room_once(settings):
 
     rooms = Room.objects.filter(kind="community").values_list("community__slug", flat=True)
     assert sorted(rooms) == sorted(Community.objects.values_list("slug", flat=True))
+
+
+@pytest.mark.django_db
+def test_seed_demo_gives_the_community_a_year_of_meetings_and_sends_no_email(settings, mailoutbox):
+    from django.utils import timezone
+
+    from meetings.enums import MeetingStatus
+    from meetings.models import Answer, Attendance, Meeting, Series
+    from meetings.recurrence import zone_get
+
+    settings.DEBUG = True
+    _seed("--password", "demo-pass-4321")
+    _seed()  # a second run adds nothing
+
+    community = Community.objects.get(slug="primary-care-cop")
+    series = Series.objects.get(community=community)
+    now = timezone.now()
+    meetings = Meeting.objects.filter(series=series, status=MeetingStatus.SCHEDULED)
+    past = meetings.filter(starts_at__lte=now).order_by("starts_at")
+    upcoming = meetings.filter(starts_at__gt=now).order_by("starts_at")
+    assert series.rrule == "FREQ=MONTHLY;BYDAY=2TU"
+    assert past.count() == 3
+    assert 12 <= upcoming.count() <= 13
+    for meeting in meetings:
+        local = meeting.starts_at.astimezone(zone_get(community.timezone))
+        assert (local.hour, local.minute, local.weekday()) == (12, 0, 1)
+        assert 8 <= local.day <= 14
+        assert meeting.room is not None
+    assert all(m.chair_id for m in past)
+    assert len({m.chair_id for m in past}) == 3  # the chair rotates
+    assert Attendance.objects.filter(meeting__in=past).count() >= 12
+    following = upcoming.first()
+    assert following.chair_confirmed_at is not None
+    assert following.backup_id and following.backup_id != following.chair_id
+    assert Answer.objects.filter(meeting=following).count() >= 3
+    assert mailoutbox == []

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from communities.demo import DEMO_DOMAIN, demo_seed
 from communities.models import Community
+from meetings.demo import demo_meetings_seed
 from rooms.demo import demo_room_seed
 
 
@@ -36,7 +37,9 @@ class Command(BaseCommand):
         if not given:
             password = secrets.token_urlsafe(12)
         rows = demo_seed(password=password, reset_passwords=given)
-        demo_room_seed(community=Community.objects.get(slug="primary-care-cop"), domain=DEMO_DOMAIN)
+        community = Community.objects.get(slug="primary-care-cop")
+        demo_room_seed(community=community, domain=DEMO_DOMAIN)
+        demo_meetings_seed(community=community, domain=DEMO_DOMAIN)
         self.stdout.write(self.style.SUCCESS("Demo community ready."))
         width = max(len(email) for email, _name, _role in rows)
         for email, name, role in rows:

@@ -1,0 +1,21 @@
+from django.core.management.base import BaseCommand
+
+from meetings.services import meetings_maintain
+
+
+class Command(BaseCommand):
+    help = (
+        "Keep every meeting series' meetings created to the horizon ahead "
+        "(MEETINGS_HORIZON_MONTHS) and confirm the chairs that are due. Safe to run any "
+        "number of times; run it at least daily (see the README)."
+    )
+
+    def handle(self, *args, **options):
+        result = meetings_maintain()
+        self.stdout.write(
+            f"{result.series} series kept up to date: {result.created} meetings created, "
+            f"{result.updated} updated, {result.cancelled} cancelled; "
+            f"{result.chairs_confirmed} chairs confirmed."
+        )
+        if result.failed:
+            self.stderr.write(f"{result.failed} series could not be kept up to date (logged).")

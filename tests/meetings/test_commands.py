@@ -1,0 +1,41 @@
+import io
+from datetime import date, time, timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from communities.enums import Role
+from meetings import services
+from meetings.models import Meeting
+from tests.factories import CommunityFactory, MembershipFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_meetings_maintain_tops_up_the_horizon_and_is_safe_to_repeat(settings):
+    community = CommunityFactory()
+    manager = MembershipFactory(community=community, role=Role.MANAGER).user
+    MembershipFactory(community=community)
+    settings.MEETINGS_HORIZON_MONTHS = 2
+    series, _ = services.series_create(
+        actor=manager,
+        community=community,
+        title="Call",
+        rrule="FREQ=WEEKLY;BYDAY=TU",
+        first_date=date.today(),
+        start_time=time(12),
+    )
+    before = Meeting.objects.filter(series=series).count()
+    settings.MEETINGS_HORIZON_MONTHS = 3
+
+    out = io.StringIO()
+    call_command("meetings_maintain", stdout=out)
+    after = Meeting.objects.filter(series=series).count()
+    call_command("meetings_maintain", stdout=io.StringIO())
+
+    assert after > before
+    assert Meeting.objects.filter(series=series).count() == after
+    assert f"{after - before} meetings created" in out.getvalue()
+    last = Meeting.objects.filter(series=series).order_by("starts_at").last()
+    assert last.starts_at > timezone.now() + timedelta(days=80)
