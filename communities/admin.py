@@ -76,6 +76,11 @@ class MembershipAdmin(admin.ModelAdmin):
     # Whose membership it is does not change either; only the role is edited here.
     readonly_fields = ("user", "community", *MEMBERSHIP_STANDING_FIELDS)
 
+    def has_delete_permission(self, request, obj=None):
+        # Deleting the row would skip membership_ended (the member's sockets stay open):
+        # the "remove" action ends a membership, and keeps its history.
+        return False
+
     def has_add_permission(self, request):
         # A membership with a status set by hand would skip what the services do (the
         # managers' email for a request, the new member's joined_at): people join through

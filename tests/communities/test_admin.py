@@ -257,3 +257,15 @@ def test_admin_add_community_bad_input_creates_nothing(admin_client):
     assert response.status_code == 200
     assert Community.objects.count() == 0
     assert Membership.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_admin_cannot_delete_a_membership_behind_the_services(admin_client):
+    membership = MembershipFactory()
+
+    response = admin_client.post(
+        f"/admin/communities/membership/{membership.pk}/delete/", {"post": "yes"}
+    )
+
+    assert response.status_code == 403
+    assert Membership.objects.filter(pk=membership.pk, status=MembershipStatus.ACTIVE).exists()
