@@ -1583,5 +1583,6 @@ def test_detail_in_french(client):
 
     page = _page(client.get(_meeting_url("detail", meeting)))
 
-    assert "Rejoindre l\N{RIGHT SINGLE QUOTATION MARK}appel vidéo" in page
-    assert "à Toronto — 13 h 30 chez vous" in page
+    assert "Se joindre à l\N{RIGHT SINGLE QUOTATION MARK}appel vidéo" in page
+    assert "12:00 à Toronto — 13:30 chez vous" in page
+    assert "Qui sera présent" in page
