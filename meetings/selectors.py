@@ -4,7 +4,7 @@ chair's handover. Each runs a fixed number of queries whatever the number of mee
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
@@ -14,7 +14,7 @@ from communities.selectors import community_can_manage, community_members_joined
 
 from .enums import AttendanceStatus, MeetingStatus, Response, SwapStatus
 from .hooks import handover_sections
-from .models import Answer, Attendance, ChairChange, ChairSwap, Meeting
+from .models import Answer, Attendance, ChairChange, ChairSwap, Meeting, Series
 from .rota import Candidate, Slot, Turn, rota_plan
 
 
@@ -277,3 +277,30 @@ def meeting_can_see_link(*, user: User, membership: Membership | None) -> bool:
     return bool(membership and membership.is_active) or community_can_manage(
         user=user, membership=membership
     )
+
+
+# Series, for managers -------------------------------------------------------------------
+
+
+class SeriesNotFound(Exception):
+    """No such series in this community (the views answer 404)."""
+
+
+def series_list(*, community: Community, now: datetime | None = None) -> QuerySet[Series]:
+    """The community's series, each with the start of its next scheduled meeting (`next_at`)."""
+    upcoming = Q(
+        meetings__status=MeetingStatus.SCHEDULED, meetings__starts_at__gt=now or timezone.now()
+    )
+    return (
+        Series.objects.filter(community=community)
+        .annotate(next_at=Min("meetings__starts_at", filter=upcoming))
+        .order_by("title", "id")
+    )
+
+
+def series_get(*, community: Community, series_id: int) -> Series:
+    series = Series.objects.filter(community=community, pk=series_id).first()
+    if series is None:
+        raise SeriesNotFound(series_id)
+    series.community = community
+    return series

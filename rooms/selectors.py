@@ -54,6 +54,18 @@ def room_access(*, user, room_id: int) -> tuple[Room, bool]:
     return room, community_can_manage(user=user, membership=membership)
 
 
+def room_of_community(*, user, community: Community, membership: Membership | None, room_id: int):
+    """A room of `community` (already visible to `user`) for its page, by the socket's rule
+    (ROOM_READERS). Raises RoomNotFound (not this community's room) or NotRoomMember."""
+    room = Room.objects.filter(pk=room_id, community=community).first()
+    if room is None:
+        raise RoomNotFound(room_id)
+    room.community = community
+    if not ROOM_READERS[room.kind](user=user, room=room, membership=membership):
+        raise NotRoomMember(room_id)
+    return room
+
+
 def room_member_check(*, user, room_id: int) -> tuple[Room, bool]:
     """The room and whether `user` manages it; RoomError `not_member` when the membership
     ended (its kick may have been lost, so every action checks again)."""

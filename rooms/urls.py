@@ -6,6 +6,7 @@ app_name = "rooms"
 
 urlpatterns = [
     path("<slug:slug>/room/", views.room, name="room"),
+    path("<slug:slug>/room/<int:room_id>/", views.room_detail, name="room_detail"),
     path("<slug:slug>/moderation/", views.moderation, name="moderation"),
     *[
         path(

@@ -15,23 +15,19 @@ from . import selectors, services
 from .models import BODY_MAX_LENGTH, REASON_MAX_LENGTH, Message
 
 
-@login_required
-@with_community
-def room(request, community, membership):
-    if not community_can_read(user=request.user, membership=membership):
-        return refusal_response(
-            request,
-            community,
-            CommunityActionError(
-                _("Only this community's members read its chat room. Join it first."),
-                code="not_member",
-                forbidden=True,
-            ),
-        )
-    # Made with the community (communities.hooks); a page view never writes.
-    chat_room = selectors.community_room(community=community)
-    if chat_room is None:
-        raise Http404(_("This community has no chat room."))
+def _not_member(request, community):
+    return refusal_response(
+        request,
+        community,
+        CommunityActionError(
+            _("Only this community's members read its chat room. Join it first."),
+            code="not_member",
+            forbidden=True,
+        ),
+    )
+
+
+def _room_page(request, community, chat_room):
     return render(
         request,
         "rooms/room.html",
@@ -42,6 +38,33 @@ def room(request, community, membership):
             "reason_max": REASON_MAX_LENGTH,
         },
     )
+
+
+@login_required
+@with_community
+def room(request, community, membership):
+    if not community_can_read(user=request.user, membership=membership):
+        return _not_member(request, community)
+    # Made with the community (communities.hooks); a page view never writes.
+    chat_room = selectors.community_room(community=community)
+    if chat_room is None:
+        raise Http404(_("This community has no chat room."))
+    return _room_page(request, community, chat_room)
+
+
+@login_required
+@with_community
+def room_detail(request, community, membership, room_id):
+    """Any room of the community (a meeting's side chat), read under the socket's rule."""
+    try:
+        chat_room = selectors.room_of_community(
+            user=request.user, community=community, membership=membership, room_id=room_id
+        )
+    except selectors.RoomNotFound:
+        raise Http404(_("No such room in this community.")) from None
+    except selectors.NotRoomMember:
+        return _not_member(request, community)
+    return _room_page(request, community, chat_room)
 
 
 @login_required

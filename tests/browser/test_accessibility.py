@@ -2,7 +2,7 @@
 axe rates serious or critical (a screen-reader or keyboard user would be blocked)."""
 
 import secrets
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -11,8 +11,11 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from communities.enums import JoinPolicy, Role
+from meetings import selectors, services
+from meetings.models import ChairSwap, Meeting
 from rooms.enums import RoomKind
 from rooms.models import Report, Room
+from rooms.services import room_create
 from tests.factories import (
     PASSWORD,
     CommunityFactory,
@@ -139,3 +142,149 @@ def test_sign_up_page_with_errors_has_no_serious_violations(daphne_server, page)
     expect(page.locator(".has-errors").first).to_be_visible()
 
     assert _blocking_violations(page) == []
+
+
+# The meeting pages
+
+
+def _keyboard_problems(page) -> list[str]:
+    """Fields without a label, and positive tabindex values (they break the tab order)."""
+    return page.evaluate(
+        """() => {
+          const problems = [];
+          for (const el of document.querySelectorAll("[tabindex]")) {
+            if (Number(el.getAttribute("tabindex")) > 0) problems.push(`tabindex: ${el.outerHTML}`);
+          }
+          for (const el of document.querySelectorAll("input, select, textarea")) {
+            if (el.type === "hidden") continue;
+            const named = el.labels.length > 0 || el.getAttribute("aria-label")
+              || el.getAttribute("aria-labelledby");
+            if (!named) problems.push(`no label: ${el.outerHTML}`);
+          }
+          return problems;
+        }"""
+    )
+
+
+def _community_with_meetings():
+    """A community with a monthly series, a past meeting with its attendance, one under
+    way, answers, a confirmed chair, a proposed swap and a log."""
+    community = CommunityFactory(
+        join_policy=JoinPolicy.OPEN,
+        name="Cardiology Nurses",
+        slug="cardio",
+        video_url="https://video.example.org/cardio",
+    )
+    manager = MembershipFactory(
+        community=community, role=Role.MANAGER, joined_at=timezone.now() - timedelta(days=400)
+    ).user
+    members = [
+        MembershipFactory(
+            community=community,
+            user__display_name=f"Dr. Member {n}",
+            joined_at=timezone.now() - timedelta(days=300 - n),
+        ).user
+        for n in range(3)
+    ]
+    series, _result = services.series_create(
+        actor=manager,
+        community=community,
+        title="Monthly call",
+        rrule="FREQ=MONTHLY;BYDAY=2TU",
+        first_date=timezone.localdate(),
+        start_time=time(12),
+    )
+    upcoming = list(Meeting.objects.filter(series=series).order_by("starts_at"))
+    services.chair_confirm(actor=manager, meeting=upcoming[0])
+    upcoming[0].refresh_from_db()
+    services.answer_set(user=members[1], meeting=upcoming[0], response="yes", note="Slides ready")
+    services.answer_set(user=members[2], meeting=upcoming[0], response="maybe")
+    turns = {t.meeting.pk: t for t in selectors.rota_turns(community=community)}
+    services.swap_propose(
+        user=turns[upcoming[1].pk].chair, meeting=upcoming[1], partner_meeting=upcoming[2]
+    )
+    for days, title in ((40, "Past call"), (0, "Call under way")):
+        starts = timezone.now() - (timedelta(days=days) if days else timedelta(minutes=10))
+        held = Meeting.objects.create(
+            community=community,
+            title=title,
+            starts_at=starts,
+            timezone=community.timezone,
+            chair=members[0],
+            chair_confirmed_at=starts - timedelta(days=20),
+        )
+        held.room = room_create(community=community, kind="meeting", title=title)
+        held.save(update_fields=["room"])
+    services.attendance_set(actor=manager, meeting=held, user=members[0], status="present")
+    return community, manager, members, upcoming, held
+
+
+def _meeting_pages(upcoming, held):
+    first = upcoming[0]
+    return {
+        "list": reverse("meetings:list", args=["cardio"]),
+        "detail": reverse("meetings:detail", args=["cardio", first.pk]),
+        "started": reverse("meetings:detail", args=["cardio", held.pk]),
+        "handover": reverse("meetings:handover", args=["cardio", first.pk]),
+        "edit": reverse("meetings:edit", args=["cardio", first.pk]),
+        "create": reverse("meetings:create", args=["cardio"]),
+        "rota": reverse("meetings:rota", args=["cardio"]),
+        "series_list": reverse("meetings:series_list", args=["cardio"]),
+        "series_create": reverse("meetings:series_create", args=["cardio"]),
+        "side_chat": reverse("rooms:room_detail", args=["cardio", first.room_id]),
+    }
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "list",
+        "detail",
+        "started",
+        "handover",
+        "edit",
+        "create",
+        "rota",
+        "series_list",
+        "series_create",
+        "side_chat",
+    ],
+)
+def test_meeting_page_for_a_manager_has_no_serious_violations(daphne_server, page, name):
+    _community, manager, _members, upcoming, held = _community_with_meetings()
+
+    _sign_in(page, daphne_server, manager, _meeting_pages(upcoming, held)[name])
+
+    assert _blocking_violations(page) == []
+    assert _keyboard_problems(page) == []
+
+
+@pytest.mark.parametrize("name", ["list", "detail", "rota"])
+def test_meeting_page_for_a_member_has_no_serious_violations(daphne_server, page, name):
+    _community, _manager, members, upcoming, held = _community_with_meetings()
+    # The proposer of the swap: their page shows the swap, its withdrawal and the form.
+    member = ChairSwap.objects.get().proposer
+    assert member in members
+
+    _sign_in(page, daphne_server, member, _meeting_pages(upcoming, held)[name])
+
+    assert _blocking_violations(page) == []
+    assert _keyboard_problems(page) == []
+
+
+def test_series_form_with_preview_and_with_errors_has_no_serious_violations(daphne_server, page):
+    _community, manager, _members, upcoming, held = _community_with_meetings()
+    _sign_in(page, daphne_server, manager, _meeting_pages(upcoming, held)["series_create"])
+    page.get_by_label("Title:", exact=True).fill("Weekly huddle")
+    page.get_by_label("First date:", exact=True).fill(timezone.localdate().isoformat())
+    page.get_by_label("Local start time:", exact=True).fill("09:00")
+
+    page.get_by_role("button", name="Preview the dates").click()
+    expect(page.locator(".preview tbody tr")).to_have_count(3)
+    assert _blocking_violations(page) == []
+
+    page.get_by_label("Length in minutes:", exact=True).fill("0")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator(".has-errors")).to_have_count(1)
+    assert _blocking_violations(page) == []
+    assert _keyboard_problems(page) == []

@@ -188,6 +188,92 @@ def test_room_get_community_without_its_room_is_not_found(client):
     assert Room.objects.count() == 0
 
 
+# A given room of the community (a meeting's side chat)
+
+
+def _meeting_room(community) -> Room:
+    return services.room_create(
+        community=community, kind=RoomKind.MEETING, title="Call — 2027-01-12"
+    )
+
+
+def _room_detail_url(community, room) -> str:
+    return reverse("rooms:room_detail", kwargs={"slug": community.slug, "room_id": room.pk})
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("viewer", "status"),
+    [("outsider", 403), ("pending", 403), ("member", 200), ("manager", 200), ("staff", 200)],
+)
+def test_room_detail_meeting_room_read_as_the_socket_reads_it(client, viewer, status):
+    community = CommunityFactory(join_policy=JoinPolicy.OPEN)
+    room = _meeting_room(community)
+    user = {
+        "outsider": UserFactory,
+        "pending": lambda: _member(community, status="pending", joined_at=None),
+        "member": lambda: _member(community),
+        "manager": lambda: _manager(community),
+        "staff": lambda: UserFactory(is_staff=True),
+    }[viewer]()
+    client.force_login(user)
+
+    response = client.get(_room_detail_url(community, room))
+
+    assert response.status_code == status
+    page = _page(response)
+    assert (f'data-ws-path="/ws/rooms/{room.pk}/"' in page) is (status == 200)
+    assert ("Call — 2027-01-12" in page) is (status == 200)
+    if status == 403:
+        assert escape("Only this community's members read its chat room. Join it first.") in page
+
+
+@pytest.mark.django_db
+def test_room_detail_anonymous_redirects_to_login(client):
+    community = CommunityFactory()
+    url = _room_detail_url(community, _meeting_room(community))
+
+    response = client.get(url)
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('login')}?next={url}"
+
+
+@pytest.mark.django_db
+def test_room_detail_invitation_only_non_member_is_not_found(client):
+    community = CommunityFactory(join_policy=JoinPolicy.INVITATION)
+    room = _meeting_room(community)
+    client.force_login(UserFactory())
+
+    response = client.get(_room_detail_url(community, room))
+
+    assert response.status_code == 404
+
+
+@pytest.mark.django_db
+def test_room_detail_room_of_another_community_is_not_found(client):
+    community, other = CommunityFactory(), CommunityFactory()
+    elsewhere = _meeting_room(other)
+    client.force_login(_member(community))
+
+    response = client.get(_room_detail_url(community, elsewhere))
+
+    assert response.status_code == 404
+
+
+@pytest.mark.django_db
+def test_room_detail_community_room_is_the_room_page(client):
+    community = CommunityFactory(name="Palliative Care")
+    room = Room.objects.get(community=community)
+    client.force_login(_member(community))
+
+    response = client.get(_room_detail_url(community, room))
+
+    assert response.status_code == 200
+    assert "Palliative Care <span" in _page(response)
+    assert f'data-room-id="{room.pk}"' in _page(response)
+
+
 # Links on the community page
 
 
