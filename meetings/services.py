@@ -481,13 +481,21 @@ def _tell_chair(meeting: Meeting) -> None:
     )
 
 
-def _confirm(meeting: Meeting, *, actor: User | None, now: datetime, kind: str = ChairSource.ROTA):
-    """Confirm the rota's chair (or the fixed one) and backup for `meeting` (locked)."""
+def _confirm(
+    meeting: Meeting,
+    *,
+    actor: User | None,
+    now: datetime,
+    kind: str = ChairSource.ROTA,
+    replaced_id: int | None = None,
+):
+    """Confirm the rota's chair (or the fixed one) and backup for `meeting` (locked);
+    `replaced_id`: the chair this one replaces, already cleared from the meeting."""
     turn = selectors.rota_turn(meeting=meeting, now=now)
     if turn is None or turn.chair is None:
         return False
     before = _snapshot(meeting)
-    previous_id = meeting.chair_id
+    previous_id = meeting.chair_id if replaced_id is None else replaced_id
     meeting.chair, meeting.backup = turn.chair, turn.backup
     if not turn.fixed:
         meeting.chair_source, meeting.chair_reason = ChairSource.ROTA, turn.reason
@@ -617,7 +625,7 @@ def _replace(meeting: Meeting, user_id: int, *, kind: str, now: datetime) -> Non
         meeting.save(
             update_fields=["chair", "backup", "chair_reason", "chair_source", "chair_confirmed_at"]
         )
-        if was_confirmed and _confirm(meeting, actor=None, now=now, kind=kind):
+        if was_confirmed and _confirm(meeting, actor=None, now=now, kind=kind, replaced_id=user_id):
             return
         _save(meeting, before, now)
         _log(meeting, previous_id=user_id, kind=kind, actor=None, reason="", now=now)
@@ -720,13 +728,26 @@ def swap_propose(
     return swap
 
 
-@transaction.atomic
 def swap_answer(
     *, user: User, swap: ChairSwap, accept: bool, now: datetime | None = None
 ) -> ChairSwap:
     """The member asked accepts or declines; on accepting, the two turns change hands if
-    both still hold them."""
+    both still hold them. If they no longer do, the swap is kept as void and MeetingError
+    (code "void") raised."""
     now = now or timezone.now()
+    with transaction.atomic():
+        swap, applied = _swap_answer(user=user, swap=swap, accept=accept, now=now)
+    # Raised after the commit: inside the transaction it would roll back the swap's "void".
+    if not applied:
+        raise MeetingError(
+            _("These turns have changed since the swap was proposed; it no longer applies."),
+            code="void",
+        )
+    return swap
+
+
+def _swap_answer(*, user: User, swap: ChairSwap, accept: bool, now: datetime):
+    """swap_answer's work, in its transaction: (the swap, False if it turned out void)."""
     swap = ChairSwap.objects.select_for_update().select_related("community").get(pk=swap.pk)
     if swap.partner_id != user.pk:
         raise MeetingError(
@@ -738,7 +759,7 @@ def swap_answer(
     if not accept:
         swap.status = SwapStatus.DECLINED
         swap.save(update_fields=["status", "decided_at"])
-        return swap
+        return swap, True
     turns = _turns_by_meeting(swap.community, now)
     mine, theirs = turns.get(swap.proposer_meeting_id), turns.get(swap.partner_meeting_id)
     if (
@@ -751,10 +772,7 @@ def swap_answer(
     ):
         swap.status = SwapStatus.VOID
         swap.save(update_fields=["status", "decided_at"])
-        raise MeetingError(
-            _("These turns have changed since the swap was proposed; it no longer applies."),
-            code="void",
-        )
+        return swap, False
     reason = str(
         _("swapped between %(a)s and %(b)s")
         % {
@@ -792,7 +810,7 @@ def swap_answer(
         template="meetings/email/swap_accepted",
         context={"swap": swap, "community": swap.community},
     )
-    return swap
+    return swap, True
 
 
 @transaction.atomic
