@@ -287,28 +287,37 @@ def _series_sync(series: Series, *, now: datetime, dates: list[datetime]) -> Syn
         own = set(meeting.own_changes)
         if "start" not in own:
             meeting.starts_at, meeting.timezone = moment, series.timezone
-        if "duration" not in own:
-            meeting.duration_minutes = series.duration_minutes
-        if "title" not in own:
-            meeting.title = series.title
-        if "video_url" not in own:
-            meeting.video_url = series.video_url
+        _series_follow(meeting, series)
         if "status" not in own and meeting.status == MeetingStatus.CANCELLED:
             meeting.status, meeting.cancelled_at = MeetingStatus.SCHEDULED, None  # given again
         if _save(meeting, before, now):
             updated += 1
     for day, meeting in existing.items():
-        if (
-            day not in wanted
-            and meeting.status == MeetingStatus.SCHEDULED
-            and not meeting.has_started(now)
-            and meeting.starts_at < horizon
-        ):
-            before = _snapshot(meeting)
+        if day in wanted or meeting.has_started(now):
+            continue
+        before = _snapshot(meeting)
+        if recurrence.local_start(day, series.start_time, series.timezone) < now:
+            # Moved one by one to after now from a date of the rule that has passed: the
+            # rule from now on says nothing about that date, so this is no reason to cancel.
+            _series_follow(meeting, series)
+            if _save(meeting, before, now):
+                updated += 1
+        elif meeting.status == MeetingStatus.SCHEDULED and meeting.starts_at < horizon:
             meeting.status, meeting.cancelled_at = MeetingStatus.CANCELLED, now
             _save(meeting, before, now)
             cancelled += 1
     return SyncResult(created, updated, cancelled)
+
+
+def _series_follow(meeting: Meeting, series: Series) -> None:
+    """The series' length, title and link, except where the meeting has its own."""
+    own = set(meeting.own_changes)
+    if "duration" not in own:
+        meeting.duration_minutes = series.duration_minutes
+    if "title" not in own:
+        meeting.title = series.title
+    if "video_url" not in own:
+        meeting.video_url = series.video_url
 
 
 @dataclass(frozen=True)

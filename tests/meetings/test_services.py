@@ -1607,3 +1607,33 @@ def test_every_chair_change_is_logged_with_who_when_and_why():
     ]
     assert log[0][6].startswith("never chaired; joined ")
     assert log[5][6].startswith("never chaired; joined ")
+
+
+def test_a_meeting_moved_past_its_date_is_not_cancelled_once_that_date_has_passed():
+    community, manager, _ = community_with(2)
+    series = series_make(community, manager)
+    first = meetings_of(series)[0]  # 13 January
+    services.meeting_update(actor=manager, meeting=first, day=date(2026, 1, 20), now=NOW)
+    after_the_13th = datetime(2026, 1, 15, tzinfo=UTC)
+
+    result = services.meetings_maintain(now=after_the_13th)
+    services.series_update(actor=manager, series=series, title="Renamed", now=after_the_13th)
+
+    fresh = _reload(first)
+    assert result.cancelled == 0
+    assert (fresh.status, fresh.title) == (MeetingStatus.SCHEDULED, "Renamed")
+    assert fresh.sequence == 3  # moved, its chair confirmed (within 28 days), renamed
+    assert local(fresh.starts_at, VANCOUVER).replace(tzinfo=None) == datetime(2026, 1, 20, 12)
+
+
+def test_a_meeting_moved_later_is_still_cancelled_by_a_rule_that_drops_its_date():
+    community, manager, _ = community_with(2)
+    series = series_make(community, manager, rrule="FREQ=MONTHLY;BYMONTHDAY=15")
+    second = meetings_of(series)[1]  # 15 February
+    services.meeting_update(actor=manager, meeting=second, day=date(2026, 2, 17), now=NOW)
+
+    services.series_update(
+        actor=manager, series=series, rrule="FREQ=MONTHLY;BYMONTHDAY=20", now=NOW
+    )
+
+    assert _reload(second).status == MeetingStatus.CANCELLED
