@@ -23,6 +23,7 @@ from communities.enums import MembershipStatus
 from communities.models import Community, Membership
 from communities.services import CommunityActionError, manager_require
 from rooms.enums import RoomKind
+from rooms.models import Room
 from rooms.services import room_create
 
 from . import recurrence, selectors
@@ -143,11 +144,10 @@ def _snapshot(meeting: Meeting) -> dict:
 
 def _room_for(meeting: Meeting, community: Community):
     local = timezone.localtime(meeting.starts_at, recurrence.zone_get(meeting.timezone))
-    return room_create(
-        community=community,
-        kind=RoomKind.MEETING,
-        title=f"{meeting.title} — {local:%Y-%m-%d}",
-    )
+    when = f" — {local:%Y-%m-%d}"
+    # A meeting's title may be as long as a room's: shortened so the date still fits.
+    title = meeting.title[: Room._meta.get_field("title").max_length - len(when)]
+    return room_create(community=community, kind=RoomKind.MEETING, title=title + when)
 
 
 # Series --------------------------------------------------------------------------------

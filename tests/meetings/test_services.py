@@ -1637,3 +1637,23 @@ def test_a_meeting_moved_later_is_still_cancelled_by_a_rule_that_drops_its_date(
     )
 
     assert _reload(second).status == MeetingStatus.CANCELLED
+
+
+def test_a_title_of_the_longest_length_still_gets_its_side_chats():
+    community, manager, _ = community_with(1)
+    title = "x" * 200
+
+    series = series_make(community, manager, title=title)
+    single = services.meeting_create(
+        actor=manager,
+        community=community,
+        title=title,
+        day=date(2026, 2, 1),
+        start_time=time(12),
+        now=NOW,
+    )
+
+    rooms = [m.room for m in meetings_of(series)] + [_reload(single).room]
+    assert {m.title for m in meetings_of(series)} == {title}
+    assert rooms[0].title == "x" * 187 + " — 2026-01-13"
+    assert {len(r.title) for r in rooms} == {200}
