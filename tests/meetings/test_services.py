@@ -1657,3 +1657,53 @@ def test_a_title_of_the_longest_length_still_gets_its_side_chats():
     assert {m.title for m in meetings_of(series)} == {title}
     assert rooms[0].title == "x" * 187 + " — 2026-01-13"
     assert {len(r.title) for r in rooms} == {200}
+
+
+def test_rule_change_keeps_own_changes_on_the_dates_it_still_gives():
+    community, manager, _ = community_with(1)
+    series = series_make(community, manager)
+    m = meetings_of(series)
+    services.meeting_update(actor=manager, meeting=m[1], title="February special", now=NOW)
+    services.meeting_update(actor=manager, meeting=m[2], title="March special", now=NOW)
+    services.meeting_update(actor=manager, meeting=m[4], duration_minutes=120, now=NOW)
+
+    # Every other month now, at 13:00.
+    _series, result = services.series_update(
+        actor=manager,
+        series=series,
+        rrule="FREQ=MONTHLY;BYDAY=2TU;BYMONTH=1,3,5,7,9,11",
+        start_time=time(13),
+        now=NOW,
+    )
+
+    assert result == SyncResult(updated=6, cancelled=6)
+    fresh = [_reload(x) for x in m]
+    assert [x.status for x in fresh] == [MeetingStatus.SCHEDULED, MeetingStatus.CANCELLED] * 6
+    assert fresh[1].title == "February special"  # cancelled, never deleted
+    assert (fresh[2].title, local(fresh[2].starts_at, VANCOUVER).time()) == (
+        "March special",
+        time(13),
+    )
+    assert (fresh[4].duration_minutes, local(fresh[4].starts_at, VANCOUVER).time()) == (
+        120,
+        time(13),
+    )
+    assert [x.sequence for x in fresh] == [1, 2, 2, 1, 2, 1, 1, 1, 1, 1, 1, 1]
+
+
+def test_series_zone_change_keeps_the_wall_clock_time_in_the_new_zone():
+    community, manager, _ = community_with(1)
+    series = series_make(community, manager)
+    moved = meetings_of(series)[1]
+    services.meeting_update(actor=manager, meeting=moved, start_time=time(15), now=NOW)
+
+    services.series_update(actor=manager, series=series, timezone="America/St_Johns", now=NOW)
+
+    fresh = meetings_of(series)
+    assert fresh[0].timezone == "America/St_Johns"
+    assert fresh[0].starts_at == utc(2026, 1, 13, 15, 30)
+    assert {local(x.starts_at, "America/St_Johns").time() for x in fresh if x.pk != moved.pk} == {
+        time(12)
+    }
+    moved = _reload(moved)
+    assert (moved.timezone, moved.starts_at) == (VANCOUVER, utc(2026, 2, 10, 23))
