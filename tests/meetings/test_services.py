@@ -1707,3 +1707,26 @@ def test_series_zone_change_keeps_the_wall_clock_time_in_the_new_zone():
     }
     moved = _reload(moved)
     assert (moved.timezone, moved.starts_at) == (VANCOUVER, utc(2026, 2, 10, 23))
+
+
+def test_series_edit_never_touches_a_meeting_moved_earlier_that_was_held():
+    community, manager, _ = community_with(1)
+    series = series_make(community, manager)
+    march = meetings_of(series)[2]  # 10 March, held on 20 February instead
+    services.meeting_update(actor=manager, meeting=march, day=date(2026, 2, 20), now=NOW)
+    held = _reload(march)
+    after = held.ends_at + MINUTE
+
+    _series, result = services.series_update(
+        actor=manager, series=series, title="Renamed", duration_minutes=90, now=after
+    )
+
+    fresh = _reload(march)
+    assert (fresh.title, fresh.duration_minutes, fresh.sequence, fresh.starts_at) == (
+        "Monthly call",
+        60,
+        held.sequence,
+        held.starts_at,
+    )
+    assert Meeting.objects.filter(series=series, occurrence_date=date(2026, 3, 10)).count() == 1
+    assert result == SyncResult(created=2, updated=9)  # January, February 2027; April to December
