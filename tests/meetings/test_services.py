@@ -426,6 +426,129 @@ def test_series_edit_moves_a_meeting_to_another_day_that_same_month():
     assert fresh.own_changes == ["start"]
 
 
+def test_a_meeting_moved_past_its_date_is_not_cancelled_once_that_date_has_passed():
+    community, manager, _ = community_with(2)
+    series = series_make(community, manager)
+    first = meetings_of(series)[0]  # 13 January
+    services.meeting_update(actor=manager, meeting=first, day=date(2026, 1, 20), now=NOW)
+    after_the_13th = datetime(2026, 1, 15, tzinfo=UTC)
+
+    result = services.meetings_maintain(now=after_the_13th)
+    services.series_update(actor=manager, series=series, title="Renamed", now=after_the_13th)
+
+    fresh = _reload(first)
+    assert result.cancelled == 0
+    assert (fresh.status, fresh.title) == (MeetingStatus.SCHEDULED, "Renamed")
+    assert fresh.sequence == 3  # moved, its chair confirmed (within 28 days), renamed
+    assert local(fresh.starts_at, VANCOUVER).replace(tzinfo=None) == datetime(2026, 1, 20, 12)
+
+
+def test_a_meeting_moved_later_is_still_cancelled_by_a_rule_that_drops_its_date():
+    community, manager, _ = community_with(2)
+    series = series_make(community, manager, rrule="FREQ=MONTHLY;BYMONTHDAY=15")
+    second = meetings_of(series)[1]  # 15 February
+    services.meeting_update(actor=manager, meeting=second, day=date(2026, 2, 17), now=NOW)
+
+    services.series_update(
+        actor=manager, series=series, rrule="FREQ=MONTHLY;BYMONTHDAY=20", now=NOW
+    )
+
+    assert _reload(second).status == MeetingStatus.CANCELLED
+
+
+def test_a_title_of_the_longest_length_still_gets_its_side_chats():
+    community, manager, _ = community_with(1)
+    title = "x" * 200
+
+    series = series_make(community, manager, title=title)
+    single = services.meeting_create(
+        actor=manager,
+        community=community,
+        title=title,
+        day=date(2026, 2, 1),
+        start_time=time(12),
+        now=NOW,
+    )
+
+    rooms = [m.room for m in meetings_of(series)] + [_reload(single).room]
+    assert {m.title for m in meetings_of(series)} == {title}
+    assert rooms[0].title == "x" * 187 + " — 2026-01-13"
+    assert {len(r.title) for r in rooms} == {200}
+
+
+def test_rule_change_keeps_own_changes_on_the_dates_it_still_gives():
+    community, manager, _ = community_with(1)
+    series = series_make(community, manager)
+    m = meetings_of(series)
+    services.meeting_update(actor=manager, meeting=m[1], title="February special", now=NOW)
+    services.meeting_update(actor=manager, meeting=m[2], title="March special", now=NOW)
+    services.meeting_update(actor=manager, meeting=m[4], duration_minutes=120, now=NOW)
+
+    # Every other month now, at 13:00.
+    _series, result = services.series_update(
+        actor=manager,
+        series=series,
+        rrule="FREQ=MONTHLY;BYDAY=2TU;BYMONTH=1,3,5,7,9,11",
+        start_time=time(13),
+        now=NOW,
+    )
+
+    assert result == SyncResult(updated=6, cancelled=6)
+    fresh = [_reload(x) for x in m]
+    assert [x.status for x in fresh] == [MeetingStatus.SCHEDULED, MeetingStatus.CANCELLED] * 6
+    assert fresh[1].title == "February special"  # cancelled, never deleted
+    assert (fresh[2].title, local(fresh[2].starts_at, VANCOUVER).time()) == (
+        "March special",
+        time(13),
+    )
+    assert (fresh[4].duration_minutes, local(fresh[4].starts_at, VANCOUVER).time()) == (
+        120,
+        time(13),
+    )
+    assert [x.sequence for x in fresh] == [1, 2, 2, 1, 2, 1, 1, 1, 1, 1, 1, 1]
+
+
+def test_series_zone_change_keeps_the_wall_clock_time_in_the_new_zone():
+    community, manager, _ = community_with(1)
+    series = series_make(community, manager)
+    moved = meetings_of(series)[1]
+    services.meeting_update(actor=manager, meeting=moved, start_time=time(15), now=NOW)
+
+    services.series_update(actor=manager, series=series, timezone="America/St_Johns", now=NOW)
+
+    fresh = meetings_of(series)
+    assert fresh[0].timezone == "America/St_Johns"
+    assert fresh[0].starts_at == utc(2026, 1, 13, 15, 30)
+    assert {local(x.starts_at, "America/St_Johns").time() for x in fresh if x.pk != moved.pk} == {
+        time(12)
+    }
+    moved = _reload(moved)
+    assert (moved.timezone, moved.starts_at) == (VANCOUVER, utc(2026, 2, 10, 23))
+
+
+def test_series_edit_never_touches_a_meeting_moved_earlier_that_was_held():
+    community, manager, _ = community_with(1)
+    series = series_make(community, manager)
+    march = meetings_of(series)[2]  # 10 March, held on 20 February instead
+    services.meeting_update(actor=manager, meeting=march, day=date(2026, 2, 20), now=NOW)
+    held = _reload(march)
+    after = held.ends_at + MINUTE
+
+    _series, result = services.series_update(
+        actor=manager, series=series, title="Renamed", duration_minutes=90, now=after
+    )
+
+    fresh = _reload(march)
+    assert (fresh.title, fresh.duration_minutes, fresh.sequence, fresh.starts_at) == (
+        "Monthly call",
+        60,
+        held.sequence,
+        held.starts_at,
+    )
+    assert Meeting.objects.filter(series=series, occurrence_date=date(2026, 3, 10)).count() == 1
+    assert result == SyncResult(created=2, updated=9)  # January, February 2027; April to December
+
+
 # Periodic work -------------------------------------------------------------------------
 
 
@@ -1608,126 +1731,3 @@ def test_every_chair_change_is_logged_with_who_when_and_why():
     ]
     assert log[0][6].startswith("never chaired; joined ")
     assert log[5][6].startswith("never chaired; joined ")
-
-
-def test_a_meeting_moved_past_its_date_is_not_cancelled_once_that_date_has_passed():
-    community, manager, _ = community_with(2)
-    series = series_make(community, manager)
-    first = meetings_of(series)[0]  # 13 January
-    services.meeting_update(actor=manager, meeting=first, day=date(2026, 1, 20), now=NOW)
-    after_the_13th = datetime(2026, 1, 15, tzinfo=UTC)
-
-    result = services.meetings_maintain(now=after_the_13th)
-    services.series_update(actor=manager, series=series, title="Renamed", now=after_the_13th)
-
-    fresh = _reload(first)
-    assert result.cancelled == 0
-    assert (fresh.status, fresh.title) == (MeetingStatus.SCHEDULED, "Renamed")
-    assert fresh.sequence == 3  # moved, its chair confirmed (within 28 days), renamed
-    assert local(fresh.starts_at, VANCOUVER).replace(tzinfo=None) == datetime(2026, 1, 20, 12)
-
-
-def test_a_meeting_moved_later_is_still_cancelled_by_a_rule_that_drops_its_date():
-    community, manager, _ = community_with(2)
-    series = series_make(community, manager, rrule="FREQ=MONTHLY;BYMONTHDAY=15")
-    second = meetings_of(series)[1]  # 15 February
-    services.meeting_update(actor=manager, meeting=second, day=date(2026, 2, 17), now=NOW)
-
-    services.series_update(
-        actor=manager, series=series, rrule="FREQ=MONTHLY;BYMONTHDAY=20", now=NOW
-    )
-
-    assert _reload(second).status == MeetingStatus.CANCELLED
-
-
-def test_a_title_of_the_longest_length_still_gets_its_side_chats():
-    community, manager, _ = community_with(1)
-    title = "x" * 200
-
-    series = series_make(community, manager, title=title)
-    single = services.meeting_create(
-        actor=manager,
-        community=community,
-        title=title,
-        day=date(2026, 2, 1),
-        start_time=time(12),
-        now=NOW,
-    )
-
-    rooms = [m.room for m in meetings_of(series)] + [_reload(single).room]
-    assert {m.title for m in meetings_of(series)} == {title}
-    assert rooms[0].title == "x" * 187 + " — 2026-01-13"
-    assert {len(r.title) for r in rooms} == {200}
-
-
-def test_rule_change_keeps_own_changes_on_the_dates_it_still_gives():
-    community, manager, _ = community_with(1)
-    series = series_make(community, manager)
-    m = meetings_of(series)
-    services.meeting_update(actor=manager, meeting=m[1], title="February special", now=NOW)
-    services.meeting_update(actor=manager, meeting=m[2], title="March special", now=NOW)
-    services.meeting_update(actor=manager, meeting=m[4], duration_minutes=120, now=NOW)
-
-    # Every other month now, at 13:00.
-    _series, result = services.series_update(
-        actor=manager,
-        series=series,
-        rrule="FREQ=MONTHLY;BYDAY=2TU;BYMONTH=1,3,5,7,9,11",
-        start_time=time(13),
-        now=NOW,
-    )
-
-    assert result == SyncResult(updated=6, cancelled=6)
-    fresh = [_reload(x) for x in m]
-    assert [x.status for x in fresh] == [MeetingStatus.SCHEDULED, MeetingStatus.CANCELLED] * 6
-    assert fresh[1].title == "February special"  # cancelled, never deleted
-    assert (fresh[2].title, local(fresh[2].starts_at, VANCOUVER).time()) == (
-        "March special",
-        time(13),
-    )
-    assert (fresh[4].duration_minutes, local(fresh[4].starts_at, VANCOUVER).time()) == (
-        120,
-        time(13),
-    )
-    assert [x.sequence for x in fresh] == [1, 2, 2, 1, 2, 1, 1, 1, 1, 1, 1, 1]
-
-
-def test_series_zone_change_keeps_the_wall_clock_time_in_the_new_zone():
-    community, manager, _ = community_with(1)
-    series = series_make(community, manager)
-    moved = meetings_of(series)[1]
-    services.meeting_update(actor=manager, meeting=moved, start_time=time(15), now=NOW)
-
-    services.series_update(actor=manager, series=series, timezone="America/St_Johns", now=NOW)
-
-    fresh = meetings_of(series)
-    assert fresh[0].timezone == "America/St_Johns"
-    assert fresh[0].starts_at == utc(2026, 1, 13, 15, 30)
-    assert {local(x.starts_at, "America/St_Johns").time() for x in fresh if x.pk != moved.pk} == {
-        time(12)
-    }
-    moved = _reload(moved)
-    assert (moved.timezone, moved.starts_at) == (VANCOUVER, utc(2026, 2, 10, 23))
-
-
-def test_series_edit_never_touches_a_meeting_moved_earlier_that_was_held():
-    community, manager, _ = community_with(1)
-    series = series_make(community, manager)
-    march = meetings_of(series)[2]  # 10 March, held on 20 February instead
-    services.meeting_update(actor=manager, meeting=march, day=date(2026, 2, 20), now=NOW)
-    held = _reload(march)
-    after = held.ends_at + MINUTE
-
-    _series, result = services.series_update(
-        actor=manager, series=series, title="Renamed", duration_minutes=90, now=after
-    )
-
-    fresh = _reload(march)
-    assert (fresh.title, fresh.duration_minutes, fresh.sequence, fresh.starts_at) == (
-        "Monthly call",
-        60,
-        held.sequence,
-        held.starts_at,
-    )
-    assert Meeting.objects.filter(series=series, occurrence_date=date(2026, 3, 10)).count() == 1
-    assert result == SyncResult(created=2, updated=9)  # January, February 2027; April to December
