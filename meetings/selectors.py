@@ -210,7 +210,7 @@ def rota_fairness(*, community: Community, now: datetime | None = None) -> list[
 
 def chair_log(*, community: Community) -> QuerySet[ChairChange]:
     return ChairChange.objects.filter(meeting__community=community).select_related(
-        "meeting", "chair", "previous", "actor"
+        "meeting__community", "chair", "previous", "actor"
     )
 
 

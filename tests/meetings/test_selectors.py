@@ -109,6 +109,16 @@ def test_meetings_past_queries_do_not_grow_with_meetings():
     assert _same_queries_for_one_and_three(read) == 1
 
 
+def test_chair_log_queries_do_not_grow_with_meetings():
+    def read(community, now):
+        for change in selectors.chair_log(community=community):
+            str(change.chair and change.chair.display_name)
+            str(change.previous and change.previous.display_name)
+            change.meeting.get_absolute_url()
+
+    assert _same_queries_for_one_and_three(read) == 1
+
+
 # Lists ---------------------------------------------------------------------------------
 
 
