@@ -16,6 +16,8 @@ from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 
+from accounts.timezones import valid_zone_names
+
 # The kinds of rule the series form offers, as people say them.
 MONTHLY_WEEKDAY = "monthly_weekday"  # monthly on the second Tuesday
 MONTHLY_DAY = "monthly_day"  # monthly on the 15th
@@ -72,8 +74,12 @@ class RuleChoice:
 
 def zone_get(name: str) -> ZoneInfo:
     try:
+        # Only the zones the models accept: ZoneInfo("America") opens a directory and
+        # raises IsADirectoryError, which would escape as a crash, not a message.
+        if name not in valid_zone_names():
+            raise ZoneInfoNotFoundError(name)
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise RecurrenceError(
             _("“%(zone)s” is not a time zone we know, e.g. America/Toronto.") % {"zone": name},
             code="unknown_zone",

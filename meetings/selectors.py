@@ -38,7 +38,7 @@ def meetings_upcoming(*, community: Community, now: datetime | None = None) -> Q
     """Meetings that have not ended (cancelled ones too: they show as cancelled), soonest first."""
     return (
         Meeting.objects.filter(community=community, ends_at__gt=now or timezone.now())
-        .select_related("chair", "backup")
+        .select_related("community", "chair", "backup")
         .order_by("starts_at", "id")
     )
 
@@ -46,7 +46,7 @@ def meetings_upcoming(*, community: Community, now: datetime | None = None) -> Q
 def meetings_past(*, community: Community, now: datetime | None = None) -> QuerySet[Meeting]:
     return (
         Meeting.objects.filter(community=community, ends_at__lte=now or timezone.now())
-        .select_related("chair", "backup")
+        .select_related("community", "chair", "backup")
         .order_by("-starts_at", "-id")
     )
 
@@ -117,6 +117,8 @@ def rota_turns(*, community: Community, now: datetime | None = None) -> list[Rot
             community=community, status=MeetingStatus.SCHEDULED, starts_at__gt=now
         ).order_by("starts_at", "id")
     )
+    for meeting in meetings:
+        meeting.community = community  # as given: its links cost no query per meeting
     declined: dict[int, set[int]] = {}
     for meeting_id, user_id in Answer.objects.filter(
         meeting__in=meetings, response=Response.NO
@@ -208,7 +210,7 @@ def rota_fairness(*, community: Community, now: datetime | None = None) -> list[
 
 def chair_log(*, community: Community) -> QuerySet[ChairChange]:
     return ChairChange.objects.filter(meeting__community=community).select_related(
-        "meeting", "chair", "previous", "actor"
+        "meeting__community", "chair", "previous", "actor"
     )
 
 

@@ -23,6 +23,7 @@ from communities.enums import MembershipStatus
 from communities.models import Community, Membership
 from communities.services import CommunityActionError, manager_require
 from rooms.enums import RoomKind
+from rooms.models import Room
 from rooms.services import room_create
 
 from . import recurrence, selectors
@@ -143,11 +144,10 @@ def _snapshot(meeting: Meeting) -> dict:
 
 def _room_for(meeting: Meeting, community: Community):
     local = timezone.localtime(meeting.starts_at, recurrence.zone_get(meeting.timezone))
-    return room_create(
-        community=community,
-        kind=RoomKind.MEETING,
-        title=f"{meeting.title} — {local:%Y-%m-%d}",
-    )
+    when = f" — {local:%Y-%m-%d}"
+    # A meeting's title may be as long as a room's: shortened so the date still fits.
+    title = meeting.title[: Room._meta.get_field("title").max_length - len(when)]
+    return room_create(community=community, kind=RoomKind.MEETING, title=title + when)
 
 
 # Series --------------------------------------------------------------------------------
@@ -287,28 +287,37 @@ def _series_sync(series: Series, *, now: datetime, dates: list[datetime]) -> Syn
         own = set(meeting.own_changes)
         if "start" not in own:
             meeting.starts_at, meeting.timezone = moment, series.timezone
-        if "duration" not in own:
-            meeting.duration_minutes = series.duration_minutes
-        if "title" not in own:
-            meeting.title = series.title
-        if "video_url" not in own:
-            meeting.video_url = series.video_url
+        _series_follow(meeting, series)
         if "status" not in own and meeting.status == MeetingStatus.CANCELLED:
             meeting.status, meeting.cancelled_at = MeetingStatus.SCHEDULED, None  # given again
         if _save(meeting, before, now):
             updated += 1
     for day, meeting in existing.items():
-        if (
-            day not in wanted
-            and meeting.status == MeetingStatus.SCHEDULED
-            and not meeting.has_started(now)
-            and meeting.starts_at < horizon
-        ):
-            before = _snapshot(meeting)
+        if day in wanted or meeting.has_started(now):
+            continue
+        before = _snapshot(meeting)
+        if recurrence.local_start(day, series.start_time, series.timezone) < now:
+            # Moved one by one to after now from a date of the rule that has passed: the
+            # rule from now on says nothing about that date, so this is no reason to cancel.
+            _series_follow(meeting, series)
+            if _save(meeting, before, now):
+                updated += 1
+        elif meeting.status == MeetingStatus.SCHEDULED and meeting.starts_at < horizon:
             meeting.status, meeting.cancelled_at = MeetingStatus.CANCELLED, now
             _save(meeting, before, now)
             cancelled += 1
     return SyncResult(created, updated, cancelled)
+
+
+def _series_follow(meeting: Meeting, series: Series) -> None:
+    """The series' length, title and link, except where the meeting has its own."""
+    own = set(meeting.own_changes)
+    if "duration" not in own:
+        meeting.duration_minutes = series.duration_minutes
+    if "title" not in own:
+        meeting.title = series.title
+    if "video_url" not in own:
+        meeting.video_url = series.video_url
 
 
 @dataclass(frozen=True)
@@ -481,13 +490,21 @@ def _tell_chair(meeting: Meeting) -> None:
     )
 
 
-def _confirm(meeting: Meeting, *, actor: User | None, now: datetime, kind: str = ChairSource.ROTA):
-    """Confirm the rota's chair (or the fixed one) and backup for `meeting` (locked)."""
+def _confirm(
+    meeting: Meeting,
+    *,
+    actor: User | None,
+    now: datetime,
+    kind: str = ChairSource.ROTA,
+    replaced_id: int | None = None,
+):
+    """Confirm the rota's chair (or the fixed one) and backup for `meeting` (locked);
+    `replaced_id`: the chair this one replaces, already cleared from the meeting."""
     turn = selectors.rota_turn(meeting=meeting, now=now)
     if turn is None or turn.chair is None:
         return False
     before = _snapshot(meeting)
-    previous_id = meeting.chair_id
+    previous_id = meeting.chair_id if replaced_id is None else replaced_id
     meeting.chair, meeting.backup = turn.chair, turn.backup
     if not turn.fixed:
         meeting.chair_source, meeting.chair_reason = ChairSource.ROTA, turn.reason
@@ -617,7 +634,7 @@ def _replace(meeting: Meeting, user_id: int, *, kind: str, now: datetime) -> Non
         meeting.save(
             update_fields=["chair", "backup", "chair_reason", "chair_source", "chair_confirmed_at"]
         )
-        if was_confirmed and _confirm(meeting, actor=None, now=now, kind=kind):
+        if was_confirmed and _confirm(meeting, actor=None, now=now, kind=kind, replaced_id=user_id):
             return
         _save(meeting, before, now)
         _log(meeting, previous_id=user_id, kind=kind, actor=None, reason="", now=now)
@@ -720,13 +737,26 @@ def swap_propose(
     return swap
 
 
-@transaction.atomic
 def swap_answer(
     *, user: User, swap: ChairSwap, accept: bool, now: datetime | None = None
 ) -> ChairSwap:
     """The member asked accepts or declines; on accepting, the two turns change hands if
-    both still hold them."""
+    both still hold them. If they no longer do, the swap is kept as void and MeetingError
+    (code "void") raised."""
     now = now or timezone.now()
+    with transaction.atomic():
+        swap, applied = _swap_answer(user=user, swap=swap, accept=accept, now=now)
+    # Raised after the commit: inside the transaction it would roll back the swap's "void".
+    if not applied:
+        raise MeetingError(
+            _("These turns have changed since the swap was proposed; it no longer applies."),
+            code="void",
+        )
+    return swap
+
+
+def _swap_answer(*, user: User, swap: ChairSwap, accept: bool, now: datetime):
+    """swap_answer's work, in its transaction: (the swap, False if it turned out void)."""
     swap = ChairSwap.objects.select_for_update().select_related("community").get(pk=swap.pk)
     if swap.partner_id != user.pk:
         raise MeetingError(
@@ -738,7 +768,7 @@ def swap_answer(
     if not accept:
         swap.status = SwapStatus.DECLINED
         swap.save(update_fields=["status", "decided_at"])
-        return swap
+        return swap, True
     turns = _turns_by_meeting(swap.community, now)
     mine, theirs = turns.get(swap.proposer_meeting_id), turns.get(swap.partner_meeting_id)
     if (
@@ -751,10 +781,7 @@ def swap_answer(
     ):
         swap.status = SwapStatus.VOID
         swap.save(update_fields=["status", "decided_at"])
-        raise MeetingError(
-            _("These turns have changed since the swap was proposed; it no longer applies."),
-            code="void",
-        )
+        return swap, False
     reason = str(
         _("swapped between %(a)s and %(b)s")
         % {
@@ -792,7 +819,7 @@ def swap_answer(
         template="meetings/email/swap_accepted",
         context={"swap": swap, "community": swap.community},
     )
-    return swap
+    return swap, True
 
 
 @transaction.atomic
