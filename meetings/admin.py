@@ -212,7 +212,7 @@ class AttendanceAdmin(ReadOnlyAdmin):
 class ChairChangeAdmin(ReadOnlyAdmin):
     list_display = ("meeting", "kind", "previous", "chair", "actor", "at")
     list_filter = ("kind", "meeting__community")
-    search_fields = ("meeting__title", "chair__display_name", "previous__display_name", "reason")
+    search_fields = ("meeting__title", "chair__display_name", "previous__display_name")
     list_select_related = ("meeting", "chair", "previous", "actor")
     date_hierarchy = "at"
 

@@ -19,6 +19,7 @@ from accounts.timezones import validate_timezone
 from communities.models import Community
 
 from .enums import AttendanceStatus, ChairSource, MeetingStatus, Response, SwapStatus
+from .rota import reason_words
 
 MAX_MINUTES = 8 * 60
 
@@ -121,7 +122,12 @@ class Meeting(models.Model):
     chair_source = models.CharField(
         _("chair chosen by"), max_length=12, choices=ChairSource.choices, blank=True
     )
-    chair_reason = models.CharField(_("why this chair"), max_length=300, blank=True)
+    chair_why = models.JSONField(
+        _("why this chair"),
+        default=dict,
+        blank=True,
+        help_text=_("As data; shown in words in each reader's language."),
+    )
     chair_confirmed_at = models.DateTimeField(_("chair confirmed"), null=True, blank=True)
     backup = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -164,6 +170,10 @@ class Meeting(models.Model):
         )
 
     @property
+    def chair_reason(self) -> str:
+        return reason_words(self.chair_why)
+
+    @property
     def is_cancelled(self) -> bool:
         return self.status == MeetingStatus.CANCELLED
 
@@ -197,7 +207,7 @@ class ChairChange(models.Model):
         verbose_name=_("previous chair"),
     )
     kind = models.CharField(_("why"), max_length=12, choices=ChairSource.choices)
-    reason = models.CharField(_("in words"), max_length=300, blank=True)
+    why = models.JSONField(_("why this chair"), default=dict, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -216,6 +226,10 @@ class ChairChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.meeting}: {self.get_kind_display()}"
+
+    @property
+    def reason(self) -> str:
+        return reason_words(self.why)
 
 
 class ChairSwap(models.Model):

@@ -10,9 +10,10 @@ choice) before choosing the next, so the projection rotates through everyone.
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from django.utils import formats
+from django.utils import formats, timezone
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.utils.translation import ngettext
 
 
@@ -41,8 +42,12 @@ class Turn:
     meeting_id: int
     chair: int | None
     backup: int | None
-    reason: str  # why this chair, in words (for managers)
+    why: dict  # why this chair, as data (`reason_words` says it in the reader's language)
     fixed: bool
+
+    @property
+    def reason(self) -> str:
+        return reason_words(self.why)
 
 
 def _order_key(candidate: Candidate):
@@ -66,32 +71,79 @@ def rota_order(candidates, *, declined=frozenset(), exclude=()) -> list[Candidat
     return sorted(eligible, key=_order_key)
 
 
-def rota_reason(candidate: Candidate, *, now: datetime) -> str:
+# Why a member chairs, as data: stored with a meeting and in the log, and said in words
+# when shown, in the reader's language and zone. Keys: "rule", then what it needs.
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def _date(value: str) -> str:
+    return formats.date_format(timezone.localtime(datetime.fromisoformat(value)), "DATE_FORMAT")
+
+
+def rota_why(candidate: Candidate, *, now: datetime) -> dict:
     if candidate.last_chaired is None:
-        return _("never chaired; joined %(date)s") % {
-            "date": formats.date_format(candidate.joined_at, "SHORT_DATE_FORMAT")
-        }
-    times = ngettext("%(count)s time in all", "%(count)s times in all", candidate.times) % {
-        "count": candidate.times
+        return {"rule": "never", "joined": _iso(candidate.joined_at)}
+    return {
+        "rule": "last",
+        "last": _iso(candidate.last_chaired),
+        "times": candidate.times,
+        "at": _iso(now),
     }
-    if candidate.last_chaired <= now:
-        return _("last chaired %(ago)s ago, %(times)s") % {
-            "ago": timesince(candidate.last_chaired, now, depth=1),
+
+
+def rota_nobody_why(candidates) -> dict:
+    if not candidates:
+        return {"rule": "nobody", "why": "no_members"}
+    if not any(c.willing for c in candidates):
+        return {"rule": "nobody", "why": "none_willing"}
+    return {"rule": "nobody", "why": "all_declined"}
+
+
+NOBODY = {
+    "no_members": _lazy("No chair yet: the community has no active members."),
+    "none_willing": _lazy("No chair yet: no member is willing to chair."),
+    "all_declined": _lazy("No chair yet: every member willing to chair answered no."),
+}
+
+
+def reason_words(why: dict | None) -> str:
+    """A reason in words ("never chaired; joined Mar. 14, 2025", "last chaired 7 months
+    ago, 2 times in all"), in the active language; dates in the active zone."""
+    rule = (why or {}).get("rule")
+    if rule == "never":
+        return _("never chaired; joined %(date)s") % {"date": _date(why["joined"])}
+    if rule == "last":
+        times = ngettext("%(count)s time in all", "%(count)s times in all", why["times"]) % {
+            "count": why["times"]
+        }
+        last, at = datetime.fromisoformat(why["last"]), datetime.fromisoformat(why["at"])
+        if last <= at:
+            return _("last chaired %(ago)s ago, %(times)s") % {
+                "ago": timesince(last, at, depth=1),
+                "times": times,
+            }
+        return _("in turn after chairing on %(date)s, %(times)s") % {
+            "date": _date(why["last"]),
             "times": times,
         }
-    return _("in turn after chairing on %(date)s, %(times)s") % {
-        "date": formats.date_format(candidate.last_chaired, "SHORT_DATE_FORMAT"),
-        "times": times,
-    }
+    if rule == "nobody":
+        return str(NOBODY[why["why"]])
+    if rule == "override":
+        return _("chosen by %(name)s") % {"name": why["by"]}
+    if rule == "swap":
+        return _("swapped between %(a)s and %(b)s") % {"a": why["a"], "b": why["b"]}
+    return ""
 
 
-def rota_nobody_reason(candidates, slot: Slot) -> str:
-    willing = [c for c in candidates if c.willing]
-    if not candidates:
-        return _("No chair yet: the community has no active members.")
-    if not willing:
-        return _("No chair yet: no member is willing to chair.")
-    return _("No chair yet: every member willing to chair answered no.")
+def rota_reason(candidate: Candidate, *, now: datetime) -> str:
+    return reason_words(rota_why(candidate, now=now))
+
+
+def rota_nobody_reason(candidates, slot: Slot | None = None) -> str:
+    return reason_words(rota_nobody_why(list(candidates)))
 
 
 def rota_plan(candidates: list[Candidate], slots: list[Slot], *, now: datetime) -> list[Turn]:
@@ -101,14 +153,14 @@ def rota_plan(candidates: list[Candidate], slots: list[Slot], *, now: datetime) 
     for slot in slots:
         if slot.fixed_chair is not None:
             chair, fixed = slot.fixed_chair, True
-            reason = ""
+            why = {}
         else:
             order = rota_order(state.values(), declined=slot.declined)
             fixed = False
             if order:
-                chair, reason = order[0].user_id, rota_reason(order[0], now=now)
+                chair, why = order[0].user_id, rota_why(order[0], now=now)
             else:
-                chair, reason = None, rota_nobody_reason(list(state.values()), slot)
+                chair, why = None, rota_nobody_why(list(state.values()))
         if slot.fixed_backup is not None and slot.fixed_backup != chair:
             backup = slot.fixed_backup
         else:
@@ -117,8 +169,17 @@ def rota_plan(candidates: list[Candidate], slots: list[Slot], *, now: datetime) 
         if chair in state:
             current = state[chair]
             state[chair] = replace(current, last_chaired=slot.starts_at, times=current.times + 1)
-        turns.append(Turn(slot.meeting_id, chair, backup, reason, fixed))
+        turns.append(Turn(slot.meeting_id, chair, backup, why, fixed))
     return turns
 
 
-__all__ = ["Candidate", "Slot", "Turn", "rota_order", "rota_plan", "rota_reason"]
+__all__ = [
+    "Candidate",
+    "Slot",
+    "Turn",
+    "reason_words",
+    "rota_order",
+    "rota_plan",
+    "rota_reason",
+    "rota_why",
+]

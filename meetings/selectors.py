@@ -15,7 +15,7 @@ from communities.selectors import community_can_manage, community_members_joined
 from .enums import AttendanceStatus, MeetingStatus, Response, SwapStatus
 from .hooks import handover_sections
 from .models import Answer, Attendance, ChairChange, ChairSwap, Meeting, Series
-from .rota import Candidate, Slot, Turn, rota_plan
+from .rota import Candidate, Slot, Turn, reason_words, rota_plan
 
 
 class MeetingNotFound(Exception):
@@ -103,9 +103,13 @@ class RotaTurn:
     meeting: Meeting
     chair: User | None
     backup: User | None
-    reason: str
+    why: dict  # as data; `reason` says it in words
     confirmed: bool  # False: the rota's projection (or a swap or override not yet confirmed)
     fixed: bool
+
+    @property
+    def reason(self) -> str:
+        return reason_words(self.why)
 
 
 def rota_turns(*, community: Community, now: datetime | None = None) -> list[RotaTurn]:
@@ -141,7 +145,7 @@ def rota_turns(*, community: Community, now: datetime | None = None) -> list[Rot
             meeting=m,
             chair=users.get(t.chair),
             backup=users.get(t.backup),
-            reason=m.chair_reason if t.fixed else t.reason,
+            why=m.chair_why if t.fixed else t.why,
             confirmed=m.chair_confirmed_at is not None,
             fixed=t.fixed,
         )

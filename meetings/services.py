@@ -468,14 +468,14 @@ def meeting_cancel(*, actor: User, meeting: Meeting, now: datetime | None = None
 # The chair -----------------------------------------------------------------------------
 
 
-def _log(meeting: Meeting, *, previous_id, kind: str, actor: User | None, reason: str, now) -> None:
+def _log(meeting: Meeting, *, previous_id, kind: str, actor: User | None, why: dict, now) -> None:
     ChairChange.objects.create(
         meeting=meeting,
         chair_id=meeting.chair_id,
         previous_id=previous_id,
         kind=kind,
         actor=actor,
-        reason=str(reason)[:300],
+        why=why,
         at=now,
     )
 
@@ -507,7 +507,7 @@ def _confirm(
     previous_id = meeting.chair_id if replaced_id is None else replaced_id
     meeting.chair, meeting.backup = turn.chair, turn.backup
     if not turn.fixed:
-        meeting.chair_source, meeting.chair_reason = ChairSource.ROTA, turn.reason
+        meeting.chair_source, meeting.chair_why = ChairSource.ROTA, turn.why
     meeting.chair_confirmed_at = now
     _save(meeting, before, now)
     _log(
@@ -515,7 +515,7 @@ def _confirm(
         previous_id=previous_id,
         kind=kind if not turn.fixed else meeting.chair_source,
         actor=actor,
-        reason=meeting.chair_reason,
+        why=meeting.chair_why,
         now=now,
     )
     _tell_chair(meeting)
@@ -585,7 +585,7 @@ def chair_override(
     previous_id = meeting.chair_id
     meeting.chair = user
     meeting.chair_source = ChairSource.OVERRIDE
-    meeting.chair_reason = str(_("chosen by %(name)s") % {"name": actor.display_name})
+    meeting.chair_why = {"rule": "override", "by": actor.display_name}
     if meeting.chair_confirmed_at is not None:
         _backup_refresh(meeting, now)
     _save(meeting, before, now)
@@ -594,7 +594,7 @@ def chair_override(
         previous_id=previous_id,
         kind=ChairSource.OVERRIDE,
         actor=actor,
-        reason=meeting.chair_reason,
+        why=meeting.chair_why,
         now=now,
     )
     if meeting.chair_confirmed_at is not None and previous_id != user.pk:
@@ -629,15 +629,15 @@ def _replace(meeting: Meeting, user_id: int, *, kind: str, now: datetime) -> Non
     if meeting.chair_id == user_id:
         before = _snapshot(meeting)
         was_confirmed = meeting.chair_confirmed_at is not None
-        meeting.chair, meeting.backup, meeting.chair_reason = None, None, ""
+        meeting.chair, meeting.backup, meeting.chair_why = None, None, {}
         meeting.chair_source, meeting.chair_confirmed_at = "", None
         meeting.save(
-            update_fields=["chair", "backup", "chair_reason", "chair_source", "chair_confirmed_at"]
+            update_fields=["chair", "backup", "chair_why", "chair_source", "chair_confirmed_at"]
         )
         if was_confirmed and _confirm(meeting, actor=None, now=now, kind=kind, replaced_id=user_id):
             return
         _save(meeting, before, now)
-        _log(meeting, previous_id=user_id, kind=kind, actor=None, reason="", now=now)
+        _log(meeting, previous_id=user_id, kind=kind, actor=None, why={}, now=now)
     elif meeting.backup_id == user_id and meeting.chair_confirmed_at is not None:
         _backup_refresh(meeting, now)
         meeting.save(update_fields=["backup"])
@@ -782,13 +782,7 @@ def _swap_answer(*, user: User, swap: ChairSwap, accept: bool, now: datetime):
         swap.status = SwapStatus.VOID
         swap.save(update_fields=["status", "decided_at"])
         return swap, False
-    reason = str(
-        _("swapped between %(a)s and %(b)s")
-        % {
-            "a": swap.proposer.display_name,
-            "b": swap.partner.display_name,
-        }
-    )
+    why = {"rule": "swap", "a": swap.proposer.display_name, "b": swap.partner.display_name}
     for meeting_id, new_chair, previous in (
         (swap.proposer_meeting_id, swap.partner, swap.proposer),
         (swap.partner_meeting_id, swap.proposer, swap.partner),
@@ -796,11 +790,7 @@ def _swap_answer(*, user: User, swap: ChairSwap, accept: bool, now: datetime):
         meeting = Meeting.objects.select_for_update().select_related("community").get(pk=meeting_id)
         before = _snapshot(meeting)
         previous_id = previous.pk
-        meeting.chair, meeting.chair_source, meeting.chair_reason = (
-            new_chair,
-            ChairSource.SWAP,
-            reason,
-        )
+        meeting.chair, meeting.chair_source, meeting.chair_why = new_chair, ChairSource.SWAP, why
         if meeting.chair_confirmed_at is not None:
             _backup_refresh(meeting, now)
         _save(meeting, before, now)
@@ -809,7 +799,7 @@ def _swap_answer(*, user: User, swap: ChairSwap, accept: bool, now: datetime):
             previous_id=previous_id,
             kind=ChairSource.SWAP,
             actor=user,
-            reason=reason,
+            why=why,
             now=now,
         )
     swap.status = SwapStatus.ACCEPTED

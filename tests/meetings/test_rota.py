@@ -12,11 +12,12 @@ from hypothesis import strategies as st
 from meetings.rota import (
     Candidate,
     Slot,
-    Turn,
+    reason_words,
     rota_nobody_reason,
     rota_order,
     rota_plan,
     rota_reason,
+    rota_why,
 )
 
 NOW = datetime(2026, 1, 5, 12, tzinfo=UTC)
@@ -106,7 +107,7 @@ def test_order_leaves_out_unwilling_declined_and_excluded():
 def test_reason_never_chaired_names_when_they_joined():
     candidate = Candidate(1, joined_at=datetime(2025, 3, 14, 15, tzinfo=UTC))
 
-    assert rota_reason(candidate, now=NOW) == "never chaired; joined 03/14/2025"
+    assert rota_reason(candidate, now=NOW) == "never chaired; joined March 14, 2025"
 
 
 def test_reason_last_chaired_says_how_long_ago_and_how_often():
@@ -128,7 +129,8 @@ def test_reason_for_a_turn_after_a_projected_one():
         1, joined_at=_joined(900), last_chaired=datetime(2026, 2, 10, 20, tzinfo=UTC), times=3
     )
 
-    assert rota_reason(candidate, now=NOW) == "in turn after chairing on 02/10/2026, 3 times in all"
+    expected = "in turn after chairing on Feb. 10, 2026, 3 times in all"
+    assert rota_reason(candidate, now=NOW) == expected
 
 
 def test_nobody_reasons():
@@ -169,11 +171,11 @@ def test_plan_starts_with_who_waited_longest():
     turns = rota_plan(candidates, _slots(5), now=NOW)
 
     assert [t.chair for t in turns] == [3, 2, 4, 1, 3]
-    assert turns[0].reason == "never chaired; joined 12/31/2025"
+    assert turns[0].reason == "never chaired; joined Dec. 31, 2025"
     assert turns[1].reason == "last chaired 3\xa0months ago, 2 times in all"
     assert turns[2].reason == "last chaired 2\xa0months ago, 2 times in all"
     assert turns[3].reason == "last chaired 1\xa0month ago, 3 times in all"
-    assert turns[4].reason.startswith("in turn after chairing on 01/13/2026, 1 time in all")
+    assert turns[4].reason.startswith("in turn after chairing on Jan. 13, 2026, 1 time in all")
 
 
 def test_plan_counts_a_fixed_chair_as_their_turn():
@@ -217,8 +219,8 @@ def test_plan_with_one_willing_member_gives_them_every_turn_and_no_backup():
     turns = rota_plan(candidates, _slots(3), now=NOW)
 
     assert [(t.chair, t.backup) for t in turns] == [(2, None)] * 3
-    assert turns[0].reason == "never chaired; joined 11/26/2025"
-    assert turns[1].reason == "in turn after chairing on 01/13/2026, 1 time in all"
+    assert turns[0].reason == "never chaired; joined Nov. 26, 2025"
+    assert turns[1].reason == "in turn after chairing on Jan. 13, 2026, 1 time in all"
 
 
 def test_plan_with_nobody_willing_has_no_chair_and_says_why():
@@ -226,9 +228,9 @@ def test_plan_with_nobody_willing_has_no_chair_and_says_why():
 
     turns = rota_plan(candidates, _slots(2), now=NOW)
 
-    assert turns == [
-        Turn(100, None, None, "No chair yet: no member is willing to chair.", False),
-        Turn(101, None, None, "No chair yet: no member is willing to chair.", False),
+    assert [(t.meeting_id, t.chair, t.backup, t.reason, t.fixed) for t in turns] == [
+        (100, None, None, "No chair yet: no member is willing to chair.", False),
+        (101, None, None, "No chair yet: no member is willing to chair.", False),
     ]
 
 
@@ -303,3 +305,17 @@ def test_plan_nobody_willing_chairs_twice_before_every_willing_member_once(membe
     n = len(willing)
     for start in range(0, 24 - n + 1):
         assert set(chairs[start : start + n]) == willing, chairs
+
+
+def test_a_stored_reason_is_said_in_the_readers_language_and_zone():
+    from django.utils import timezone, translation
+
+    why = rota_why(Candidate(1, joined_at=datetime(2025, 3, 14, 2, tzinfo=UTC)), now=NOW)
+
+    with translation.override("fr"), timezone.override("America/Vancouver"):
+        french = reason_words(why)
+    with translation.override("en"), timezone.override("UTC"):
+        english = reason_words(why)
+
+    assert french == "n’a jamais présidé; membre depuis le 13 mars 2025"  # noqa: RUF001
+    assert english == "never chaired; joined March 14, 2025"
