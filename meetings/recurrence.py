@@ -48,7 +48,6 @@ ORDINALS = {
 }
 
 _AT_MOST_DAILY = {"YEARLY", "MONTHLY", "WEEKLY", "DAILY"}
-MAX_PER_HORIZON = 400  # more than one a day over a year is refused long before this
 
 
 class RecurrenceError(ValueError):
@@ -224,7 +223,7 @@ def occurrences(
     ):
         if moment >= before:
             break
-        if (found and found[-1].date() == moment.date()) or len(found) >= MAX_PER_HORIZON:
+        if found and found[-1].date() == moment.date():  # sorted: a second one is next
             raise RecurrenceError(
                 _("This rule gives more than one meeting a day."),
                 code="more_than_daily",

@@ -118,6 +118,17 @@ def _active_membership(*, user: User, community: Community) -> Membership:
     return membership
 
 
+def _manager_locked(*, actor: User, meeting: Meeting, now: datetime, cancelled=None) -> Meeting:
+    """The meeting, locked, for a manager's change: refused unless `actor` manages its
+    community and it has neither started nor been cancelled."""
+    manager_require(actor=actor, community=meeting.community)
+    meeting = _locked(meeting)
+    _not_started(meeting, now)
+    if meeting.is_cancelled:
+        raise MeetingError(cancelled or _("This meeting is cancelled."), code="cancelled")
+    return meeting
+
+
 def _locked(meeting: Meeting) -> Meeting:
     locked = Meeting.objects.select_for_update().select_related("community").get(pk=meeting.pk)
     return locked
@@ -347,7 +358,7 @@ def meetings_maintain(*, now: datetime | None = None) -> MaintainResult:
                     before=recurrence.horizon_end(now, settings.MEETINGS_HORIZON_MONTHS),
                 )
                 result = _series_sync(series, now=now, dates=dates)
-        except (recurrence.RecurrenceError, MeetingError):
+        except Exception:  # one series' failure (logged for staff) must not stop the others
             logger.exception("series %s could not be kept up to date", series.pk)
             totals["failed"] += 1
             continue
@@ -414,12 +425,7 @@ def meeting_update(
     """Move, lengthen, retitle or relink one meeting; the rest of its series is untouched
     and a later series edit leaves these changes alone."""
     now = now or timezone.now()
-    community = meeting.community
-    manager_require(actor=actor, community=community)
-    meeting = _locked(meeting)
-    _not_started(meeting, now)
-    if meeting.is_cancelled:
-        raise MeetingError(_("This meeting is cancelled."), code="cancelled")
+    meeting = _manager_locked(actor=actor, meeting=meeting, now=now)
     before = _snapshot(meeting)
     own = set(meeting.own_changes)
     if day is not None or start_time is not None or timezone_name is not None:
@@ -453,11 +459,9 @@ def meeting_update(
 def meeting_cancel(*, actor: User, meeting: Meeting, now: datetime | None = None) -> Meeting:
     """Cancel one meeting (never deleted: it keeps its answers); its series is untouched."""
     now = now or timezone.now()
-    manager_require(actor=actor, community=meeting.community)
-    meeting = _locked(meeting)
-    _not_started(meeting, now)
-    if meeting.is_cancelled:
-        raise MeetingError(_("This meeting is already cancelled."), code="cancelled")
+    meeting = _manager_locked(
+        actor=actor, meeting=meeting, now=now, cancelled=_("This meeting is already cancelled.")
+    )
     before = _snapshot(meeting)
     meeting.status, meeting.cancelled_at = MeetingStatus.CANCELLED, now
     meeting.own_changes = sorted({*meeting.own_changes, "status"})
@@ -526,11 +530,7 @@ def _confirm(
 def chair_confirm(*, actor: User, meeting: Meeting, now: datetime | None = None) -> Meeting:
     """A manager confirms a meeting's chair now (the rota's choice, or the one fixed)."""
     now = now or timezone.now()
-    manager_require(actor=actor, community=meeting.community)
-    meeting = _locked(meeting)
-    _not_started(meeting, now)
-    if meeting.is_cancelled:
-        raise MeetingError(_("This meeting is cancelled."), code="cancelled")
+    meeting = _manager_locked(actor=actor, meeting=meeting, now=now)
     if meeting.chair_confirmed_at is not None:
         raise MeetingError(_("This meeting's chair is already confirmed."), code="confirmed")
     if not _confirm(meeting, actor=actor, now=now):
@@ -575,11 +575,7 @@ def chair_override(
 ) -> Meeting:
     """A manager gives a meeting to a member, whatever the rota says."""
     now = now or timezone.now()
-    manager_require(actor=actor, community=meeting.community)
-    meeting = _locked(meeting)
-    _not_started(meeting, now)
-    if meeting.is_cancelled:
-        raise MeetingError(_("This meeting is cancelled."), code="cancelled")
+    meeting = _manager_locked(actor=actor, meeting=meeting, now=now)
     _active_membership_of(user, meeting.community)
     before = _snapshot(meeting)
     previous_id = meeting.chair_id
@@ -769,6 +765,12 @@ def _swap_answer(*, user: User, swap: ChairSwap, accept: bool, now: datetime):
         swap.status = SwapStatus.DECLINED
         swap.save(update_fields=["status", "decided_at"])
         return swap, True
+    # Both turns locked (in one order, so two swaps cannot deadlock) before they are read.
+    list(
+        Meeting.objects.select_for_update()
+        .filter(pk__in=[swap.proposer_meeting_id, swap.partner_meeting_id])
+        .order_by("pk")
+    )
     turns = _turns_by_meeting(swap.community, now)
     mine, theirs = turns.get(swap.proposer_meeting_id), turns.get(swap.partner_meeting_id)
     if (
@@ -877,6 +879,7 @@ def attendance_set(
         raise MeetingError(
             _("Choose present, absent with regrets or absent."), code="bad_status", field="status"
         )
+    meeting = _locked(meeting)  # as it is now: it may have been cancelled meanwhile
     if meeting.is_cancelled:
         raise MeetingError(_("This meeting is cancelled."), code="cancelled")
     if not meeting.has_started(now):
