@@ -33,7 +33,15 @@ from .models import MAX_MINUTES, Answer, Attendance, ChairChange, ChairSwap, Mee
 logger = logging.getLogger(__name__)
 
 # Changes members must see: each raises the meeting's sequence (calendar updates carry it).
-VISIBLE_FIELDS = {"starts_at", "duration_minutes", "video_url", "title", "chair_id", "status"}
+VISIBLE_FIELDS = {
+    "starts_at",
+    "timezone",  # the same instant said in another zone reads as another time
+    "duration_minutes",
+    "video_url",
+    "title",
+    "chair_id",
+    "status",
+}
 
 
 class MeetingError(CommunityActionError):
@@ -150,7 +158,7 @@ def _save(meeting: Meeting, before: dict, now: datetime) -> set[str]:
 
 
 def _snapshot(meeting: Meeting) -> dict:
-    return {name: getattr(meeting, name) for name in (*VISIBLE_FIELDS, "timezone", "backup_id")}
+    return {name: getattr(meeting, name) for name in (*VISIBLE_FIELDS, "backup_id")}
 
 
 def _room_for(meeting: Meeting, community: Community):

@@ -1731,3 +1731,16 @@ def test_every_chair_change_is_logged_with_who_when_and_why():
     ]
     assert log[0][6].startswith("never chaired; joined ")
     assert log[5][6].startswith("never chaired; joined ")
+
+
+def test_meeting_update_to_the_same_instant_in_another_zone_is_one_visible_change():
+    community, manager, _ = community_with(1, zone="America/Vancouver")
+    meeting = meetings_of(series_make(community, manager))[1]  # 10 Feb 2026, 12:00 Vancouver
+
+    services.meeting_update(
+        actor=manager, meeting=meeting, timezone_name="America/Regina", start_time=time(14), now=NOW
+    )
+
+    fresh = _reload(meeting)
+    assert fresh.starts_at == meeting.starts_at  # 20:00 UTC either way
+    assert (fresh.timezone, fresh.sequence) == ("America/Regina", 1)
