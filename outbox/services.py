@@ -109,11 +109,23 @@ def outbox_claim(*, now: datetime, limit: int = 100) -> list[Email]:
         else:
             due = due.select_for_update()
         rows = list(due[:limit])
+        # A message whose worker died on each of its attempts is given up, not retried
+        # for ever (the last death may have come after the server took it).
+        spent = [
+            row
+            for row in rows
+            if row.state == EmailState.SENDING and row.attempts >= settings.OUTBOX_MAX_ATTEMPTS
+        ]
+        for row in spent:
+            row.state = EmailState.FAILED
+            row.lease_until = None
+            row.last_error = "The sending process stopped before recording the outcome."
+        rows = [row for row in rows if row not in spent]
         for row in rows:
             row.state = EmailState.SENDING
             row.lease_until = lease_until
             row.attempts += 1
-        Email.objects.bulk_update(rows, ["state", "lease_until", "attempts"])
+        Email.objects.bulk_update(rows + spent, ["state", "lease_until", "attempts", "last_error"])
     return rows
 
 

@@ -245,6 +245,21 @@ def test_outbox_claim_takes_back_an_expired_lease_not_a_live_one(settings):
     assert fresh.lease_until == now + timedelta(seconds=600)
 
 
+def test_outbox_claim_gives_up_a_message_whose_worker_died_on_every_attempt(settings):
+    settings.OUTBOX_MAX_ATTEMPTS = 2
+    settings.OUTBOX_LEASE_SECONDS = 300
+    email = _enqueue()
+    now = timezone.now()
+    outbox_claim(now=now, limit=10)
+    outbox_claim(now=now + timedelta(seconds=300), limit=10)
+
+    assert outbox_claim(now=now + timedelta(seconds=600), limit=10) == []
+
+    fresh = _reload(email)
+    assert (fresh.state, fresh.attempts, fresh.lease_until) == (EmailState.FAILED, 2, None)
+    assert fresh.last_error == "The sending process stopped before recording the outcome."
+
+
 def test_outbox_send_due_resends_an_expired_lease_with_the_same_message_id(smtp_inbox):
     email = _enqueue()
     now = timezone.now()
