@@ -17,7 +17,8 @@ def _settings(**env) -> dict:
         "'EMAIL_FILE_PATH': str(getattr(settings, 'EMAIL_FILE_PATH', '')), "
         "'TASKS': settings.TASKS}))"
     )
-    environ = os.environ | {"DJANGO_SETTINGS_MODULE": "chatserver.settings.base", "DEBUG": "true"}
+    inherited = {k: v for k, v in os.environ.items() if k not in ("TASKS_BACKEND", "EMAIL_URL")}
+    environ = inherited | {"DJANGO_SETTINGS_MODULE": "chatserver.settings.base", "DEBUG": "true"}
     result = subprocess.run(
         [sys.executable, "-c", code],
         env=environ | env,
