@@ -1,3 +1,5 @@
+import contextlib
+
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message
@@ -24,10 +26,9 @@ class Inbox(Message):
         self.messages.append(message)
 
 
-@pytest.fixture
-def smtp_inbox(settings):
-    """A real SMTP server (aiosmtpd) on a free loopback port that can refuse recipients."""
-    inbox = Inbox()
+@contextlib.contextmanager
+def smtp_serving(settings, inbox: Inbox):
+    """Serve `inbox` by real SMTP (aiosmtpd) on a free loopback port; Django sends to it."""
     controller = Controller(inbox, hostname="127.0.0.1", port=services.free_port())
     controller.start()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
@@ -42,3 +43,10 @@ def smtp_inbox(settings):
         yield inbox
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def smtp_inbox(settings):
+    """A real SMTP server that can refuse recipients."""
+    with smtp_serving(settings, Inbox()) as inbox:
+        yield inbox
