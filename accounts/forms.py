@@ -1,9 +1,13 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UserCreationForm
+from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
+from outbox.services import email_enqueue
+
 from .models import User
+from .notifications import link_key
 from .timezones import timezone_choices
 
 
@@ -58,6 +62,33 @@ class ProfileForm(forms.ModelForm):
 class LocalizedPasswordResetForm(PasswordResetForm):
     """Writes the reset email in the account's language, whatever the page's."""
 
-    def send_mail(self, subject_template_name, email_template_name, context, *args, **kwargs):
-        with translation.override(context["user"].language):
-            super().send_mail(subject_template_name, email_template_name, context, *args, **kwargs)
+    def send_mail(
+        self,
+        subject_template_name,
+        email_template_name,
+        context,
+        from_email,
+        to_email,
+        html_email_template_name=None,
+    ):
+        """Queue the email in the outbox instead of sending it in the request; each reset
+        link is its own message."""
+        user = context["user"]
+        with translation.override(user.language):
+            subject = "".join(render_to_string(subject_template_name, context).splitlines())
+            body = render_to_string(email_template_name, context)
+            html = (
+                render_to_string(html_email_template_name, context)
+                if html_email_template_name
+                else ""
+            )
+        email_enqueue(
+            kind="accounts/password_reset",
+            key=link_key(user, context["token"]),
+            recipient=user,
+            to=to_email,
+            from_email=from_email or "",
+            subject=subject,
+            body=body,
+            html=html,
+        )

@@ -1,21 +1,20 @@
 """Emails to people with an account (sign-up links, community decisions), each in its
 recipient's language and time zone.
 
-Sent after the transaction commits, so nobody is told about a decision (or sent a link to
-an account) that rolled back.
+Queued in the outbox inside the caller's transaction and sent by the background job after
+it commits, so nobody is told about a decision (or sent a link to an account) that rolled
+back, and a mail server outage delays a message instead of losing it.
 """
 
 import contextvars
-import logging
+import hashlib
 from contextlib import contextmanager
 
 from django.conf import settings
-from django.core.mail import send_mail
-from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-logger = logging.getLogger(__name__)
+from outbox.services import email_enqueue
 
 _suppressed = contextvars.ContextVar("emails_suppressed", default=False)
 
@@ -30,21 +29,32 @@ def emails_suppressed():
         _suppressed.reset(token)
 
 
-def email_user_on_commit(*, user, template: str, context: dict) -> None:
-    """Render `<template>_subject.txt` and `<template>.txt` for `user`; send after commit."""
+def email_user_on_commit(
+    *, user, template: str, context: dict, key: str | None = None, version: str | int = "1"
+) -> None:
+    """Render `<template>_subject.txt` and `<template>.txt` for `user` in their language
+    and zone, and queue it in the outbox (kind: the template). Asking again with the same
+    `key` and `version` queues nothing more; without a key, the user's address stands for
+    the object (one such message per user). Inside the caller's transaction: nothing is
+    sent if it rolls back."""
     if _suppressed.get():
         return
+    with translation.override(user.language), timezone.override(user.timezone):
+        ctx = {"user": user, "site_url": settings.SITE_URL, **context}
+        subject = " ".join(render_to_string(f"{template}_subject.txt", ctx).split())
+        body = render_to_string(f"{template}.txt", ctx)
+    email_enqueue(
+        kind=template,
+        key=key if key is not None else f"user:{user.pk}",
+        version=version,
+        recipient=user,
+        to=user.email,
+        subject=subject,
+        body=body,
+    )
 
-    def send() -> None:
-        with translation.override(user.language), timezone.override(user.timezone):
-            ctx = {"user": user, "site_url": settings.SITE_URL, **context}
-            subject = " ".join(render_to_string(f"{template}_subject.txt", ctx).split())
-            body = render_to_string(f"{template}.txt", ctx)
-        try:
-            send_mail(subject, body, None, [user.email])
-        except OSError:
-            # The decision stands; a mail server outage must not undo it. Logged for staff
-            # (the person can also ask again: sign up again, reset).
-            logger.exception("could not send %s to user %s", template, user.pk)
 
-    transaction.on_commit(send)
+def link_key(user, token: str) -> str:
+    """An outbox key for a message carrying a one-time link: each link its own message,
+    without storing the token itself."""
+    return f"user:{user.pk}:{hashlib.sha256(token.encode()).hexdigest()[:16]}"

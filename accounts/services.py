@@ -4,11 +4,12 @@ from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlencode, urlsafe_base64_encode
 
 from .models import User
-from .notifications import email_user_on_commit
+from .notifications import email_user_on_commit, link_key
 from .tokens import sign_up_token
 
 PROFILE_FIELDS = ("display_name", "background", "interests", "province", "timezone", "language")
@@ -66,12 +67,10 @@ def _pending_fill(user: User, *, hashed: str, display_name: str, **profile) -> N
 
 
 def _confirmation_send(user: User, *, next_url: str | None) -> None:
+    token = sign_up_token.make_token(user)
     path = reverse(
         "accounts:sign_up_confirm",
-        kwargs={
-            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
-            "token": sign_up_token.make_token(user),
-        },
+        kwargs={"uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": token},
     )
     if next_url:
         path += "?" + urlencode({"next": next_url})
@@ -79,6 +78,7 @@ def _confirmation_send(user: User, *, next_url: str | None) -> None:
         user=user,
         template="accounts/email/sign_up_confirm",
         context={"link": settings.SITE_URL + path},
+        key=link_key(user, token),
     )
 
 
@@ -90,6 +90,8 @@ def _existing_tell(user: User) -> None:
             "sign_in_link": settings.SITE_URL + reverse("login"),
             "reset_link": settings.SITE_URL + reverse("password_reset"),
         },
+        # Each attempt is its own message.
+        key=f"user:{user.pk}:{timezone.now().isoformat()}",
     )
 
 

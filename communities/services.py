@@ -146,6 +146,8 @@ def membership_join(*, user: User, community: Community) -> Membership:
                 user=manager,
                 template="communities/email/request_received",
                 context={"community": community, "requester": user},
+                key=f"membership:{membership.pk}",
+                version=membership.requested_at.isoformat(),
             )
         return membership
 
@@ -200,6 +202,8 @@ def membership_request_decide(*, actor: User, membership: Membership, approve: b
         if approve
         else "communities/email/request_declined",
         context={"community": community},
+        key=f"membership:{membership.pk}",
+        version=membership.requested_at.isoformat() if membership.requested_at else "1",
     )
     return membership
 

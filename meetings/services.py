@@ -499,6 +499,8 @@ def _tell_chair(meeting: Meeting) -> None:
         user=meeting.chair,
         template="meetings/email/chair_confirmed",
         context={"meeting": meeting, "community": meeting.community},
+        key=f"meeting:{meeting.pk}",
+        version=meeting.sequence,
     )
 
 
@@ -737,6 +739,7 @@ def swap_propose(
         user=theirs.chair,
         template="meetings/email/swap_proposed",
         context={"swap": swap, "community": community},
+        key=f"swap:{swap.pk}",
     )
     return swap
 
@@ -818,6 +821,7 @@ def _swap_answer(*, user: User, swap: ChairSwap, accept: bool, now: datetime):
         user=swap.proposer,
         template="meetings/email/swap_accepted",
         context={"swap": swap, "community": swap.community},
+        key=f"swap:{swap.pk}",
     )
     return swap, True
 

@@ -26,6 +26,7 @@ SOURCES = (
     "communities",
     "chatserver",
     "live",
+    "outbox",
     "rooms",
     "meetings",
     "agendas",

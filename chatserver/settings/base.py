@@ -62,7 +62,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "csp",
+    "django_tasks",
+    "django_tasks_db",
     "live",
+    "outbox",
     "accounts",
     "communities",
     "rooms",
@@ -194,9 +197,18 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 
+
 # Email: console by default; EMAIL_URL switches, e.g. smtp+tls://user:pass@host:587,
 # or filemail:///path/to/folder.
-vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+def _email_settings(url: str) -> dict:
+    config = environ.Env.email_url_config(url)
+    if url.startswith("filemail:///"):
+        # django-environ drops the leading slash of an absolute folder.
+        config["EMAIL_FILE_PATH"] = "/" + url.removeprefix("filemail:///").split("?")[0]
+    return config
+
+
+vars().update(_email_settings(env.str("EMAIL_URL", default="consolemail://")))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Communities <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # The address people reach the site at, for links in emails.
@@ -286,3 +298,25 @@ LIVE_SHUTDOWN_SECONDS = env.float("LIVE_SHUTDOWN_SECONDS", default=8.0)
 # comes first.
 MEETINGS_HORIZON_MONTHS = env.int("MEETINGS_HORIZON_MONTHS", default=12)
 MEETINGS_CHAIR_CONFIRM_DAYS = env.int("MEETINGS_CHAIR_CONFIRM_DAYS", default=28)
+
+# The outbox (outbox/): every email is a row first, sent by a background job. A claimed
+# message is leased for OUTBOX_LEASE_SECONDS (a worker that died meanwhile leaves it to the
+# next); a failure is retried after OUTBOX_RETRY_BASE_SECONDS, doubling up to
+# OUTBOX_RETRY_CAP_SECONDS, and the message is marked failed after OUTBOX_MAX_ATTEMPTS.
+OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", default=300)
+OUTBOX_RETRY_BASE_SECONDS = env.int("OUTBOX_RETRY_BASE_SECONDS", default=60)
+OUTBOX_RETRY_CAP_SECONDS = env.int("OUTBOX_RETRY_CAP_SECONDS", default=3600)
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
+
+# Background jobs (Django's tasks API through django-tasks): run at once, in the process
+# that asks, unless TASKS_BACKEND=database, where the Procfile's `worker` (db_worker) runs
+# them from the database.
+TASKS_BACKEND = env.str("TASKS_BACKEND", default="immediate")
+if TASKS_BACKEND == "database":
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+elif TASKS_BACKEND == "immediate":
+    TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+else:
+    raise ImproperlyConfigured(
+        f"TASKS_BACKEND must be 'immediate' or 'database', not {TASKS_BACKEND!r}."
+    )

@@ -32,3 +32,6 @@ SECURE_HSTS_SECONDS = 0
 # with SQLite it lives in a file, not in memory.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+
+# Background jobs run at once, in the test's process, whatever the environment says.
+TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}

@@ -1,0 +1,209 @@
+"""Every write of the outbox: queue a message, claim what is due, send it, retry.
+
+The outbox row is the truth; the background task only calls `outbox_send_due()`, and the
+periodic `outbox_send` command catches up on due retries and expired leases.
+"""
+
+import logging
+import smtplib
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from email.utils import make_msgid
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from .enums import EmailState
+from .models import Email
+
+logger = logging.getLogger(__name__)
+
+_waker: Callable[[], object] | None = None
+
+
+def waker_set(waker: Callable[[], object] | None) -> None:
+    """What asks the background job to send what is due (set in `OutboxConfig.ready`)."""
+    global _waker
+    _waker = waker
+
+
+def _wake() -> None:
+    if _waker is None:
+        return
+    try:
+        _waker()
+    except Exception:
+        # The rows are queued; the periodic sweep sends them if the job cannot be asked.
+        logger.exception("could not ask the background job to send the outbox")
+
+
+def _message_id() -> str:
+    domain = urlsplit(settings.SITE_URL).hostname or "localhost"
+    return make_msgid(domain=domain)
+
+
+def email_enqueue(
+    *,
+    kind: str,
+    key: str,
+    to: str,
+    subject: str,
+    body: str,
+    version: str | int = "1",
+    recipient=None,
+    html: str = "",
+    alternatives: Iterable[dict] = (),
+    from_email: str = "",
+) -> Email:
+    """Queue one message to one address, once: asking again for the same (kind, key,
+    version, to) returns the row already queued (or sent) and changes nothing.
+
+    Runs inside the caller's transaction: the message exists only if that commits, and the
+    background job is asked to send after the commit (so it sees the row)."""
+    version = str(version)
+    lookup = {"kind": kind, "key": key, "version": version, "to": to}
+    existing = Email.objects.filter(**lookup).first()
+    if existing is not None:
+        return existing
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            email = Email.objects.create(
+                **lookup,
+                recipient=recipient,
+                from_email=from_email,
+                subject=subject,
+                body=body,
+                html=html,
+                alternatives=[
+                    {"content": a["content"], "mimetype": a["mimetype"]} for a in alternatives
+                ],
+                message_id=_message_id(),
+                state=EmailState.QUEUED,
+                next_attempt_at=now,
+                created_at=now,
+            )
+    except IntegrityError:
+        # Another transaction queued the same message meanwhile.
+        return Email.objects.get(**lookup)
+    transaction.on_commit(_wake)
+    return email
+
+
+def outbox_claim(*, now: datetime, limit: int = 100) -> list[Email]:
+    """Lease up to `limit` rows due at `now`: queued ones whose time has come and sending
+    ones whose lease ran out (their worker died). Concurrent workers claim different rows
+    (SKIP LOCKED where the database has it)."""
+    lease_until = now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
+    with transaction.atomic():
+        due = Email.objects.filter(
+            Q(state=EmailState.QUEUED, next_attempt_at__lte=now)
+            | Q(state=EmailState.SENDING, lease_until__lte=now)
+        ).order_by("next_attempt_at", "pk")
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        else:
+            due = due.select_for_update()
+        rows = list(due[:limit])
+        # A message whose worker died on each of its attempts is given up, not retried
+        # for ever (the last death may have come after the server took it).
+        spent = [
+            row
+            for row in rows
+            if row.state == EmailState.SENDING and row.attempts >= settings.OUTBOX_MAX_ATTEMPTS
+        ]
+        for row in spent:
+            row.state = EmailState.FAILED
+            row.lease_until = None
+            row.last_error = "The sending process stopped before recording the outcome."
+        rows = [row for row in rows if row not in spent]
+        for row in rows:
+            row.state = EmailState.SENDING
+            row.lease_until = lease_until
+            row.attempts += 1
+        Email.objects.bulk_update(rows + spent, ["state", "lease_until", "attempts", "last_error"])
+    return rows
+
+
+def _backoff(attempts: int) -> timedelta:
+    seconds = min(
+        settings.OUTBOX_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0),
+        settings.OUTBOX_RETRY_CAP_SECONDS,
+    )
+    return timedelta(seconds=seconds)
+
+
+def _message(email: Email, mail_connection) -> EmailMultiAlternatives:
+    message = EmailMultiAlternatives(
+        subject=email.subject,
+        body=email.body,
+        from_email=email.from_email or None,
+        to=[email.to],
+        headers={"Message-ID": email.message_id},
+        connection=mail_connection,
+    )
+    if email.html:
+        message.attach_alternative(email.html, "text/html")
+    for part in email.alternatives:
+        message.attach_alternative(part["content"], part["mimetype"])
+    return message
+
+
+def _record(email: Email, **fields) -> bool:
+    # Only the holder of the lease records the outcome: a worker that was too slow and
+    # whose row another worker claimed again changes nothing.
+    return bool(
+        Email.objects.filter(
+            pk=email.pk, state=EmailState.SENDING, lease_until=email.lease_until
+        ).update(lease_until=None, **fields)
+    )
+
+
+def outbox_send_due(*, now: datetime | None = None, limit: int = 100) -> int:
+    """Send every message due at `now` with the configured email backend, recording each
+    outcome in its own transaction. Returns how many were sent. Must not run inside a
+    transaction that could roll back what it records."""
+    sent = 0
+    while True:
+        moment = now or timezone.now()
+        rows = outbox_claim(now=moment, limit=limit)
+        if not rows:
+            return sent
+        mail_connection = get_connection()
+        for email in rows:
+            try:
+                _message(email, mail_connection).send()
+            except (smtplib.SMTPException, OSError) as exc:
+                failed = email.attempts >= settings.OUTBOX_MAX_ATTEMPTS
+                _record(
+                    email,
+                    state=EmailState.FAILED if failed else EmailState.QUEUED,
+                    last_error=f"{type(exc).__name__}: {exc}"[:2000],
+                    next_attempt_at=moment + _backoff(email.attempts),
+                )
+                logger.warning("could not send email %s (%s): %s", email.pk, email.kind, exc)
+                # The server may have dropped us: the next message opens a new connection.
+                mail_connection.close()
+            else:
+                _record(email, state=EmailState.SENT, sent_at=timezone.now(), last_error="")
+                sent += 1
+        mail_connection.close()
+        if len(rows) < limit:
+            return sent
+
+
+def outbox_retry(*, emails: QuerySet[Email] | Iterable[int]) -> int:
+    """Queue failed messages again, due now, with a fresh count of attempts. Returns how
+    many. The caller has checked who may ask (staff, the community's managers)."""
+    if not isinstance(emails, QuerySet):
+        emails = Email.objects.filter(pk__in=list(emails))
+    count = emails.filter(state=EmailState.FAILED).update(
+        state=EmailState.QUEUED, attempts=0, next_attempt_at=timezone.now(), lease_until=None
+    )
+    if count:
+        transaction.on_commit(_wake)
+    return count
