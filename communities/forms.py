@@ -19,7 +19,16 @@ class CommunityForm(forms.ModelForm):
 
     class Meta:
         model = Community
-        fields = ("name", "slug", "description", "language", "timezone", "video_url", "join_policy")
+        fields = (
+            "name",
+            "slug",
+            "description",
+            "language",
+            "timezone",
+            "video_url",
+            "contact_email",
+            "join_policy",
+        )
         widgets = {
             "description": forms.Textarea(attrs={"rows": 5}),
             "join_policy": forms.RadioSelect,

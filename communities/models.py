@@ -28,6 +28,14 @@ class Community(models.Model):
         _("time zone"), max_length=64, default="America/Toronto", validators=[validate_timezone]
     )
     video_url = models.URLField(_("default video-call link"), max_length=500, blank=True)
+    contact_email = models.EmailField(
+        _("contact address"),
+        blank=True,
+        help_text=_(
+            "Where replies to invitations go (their organizer); the site's sender address "
+            "if empty. Use an address a person reads."
+        ),
+    )
     join_policy = models.CharField(
         _("who can join"), max_length=12, choices=JoinPolicy.choices, default=JoinPolicy.OPEN
     )

@@ -26,7 +26,7 @@ from .selectors import (
     community_is_visible,
     community_managers,
 )
-from .signals import membership_ended
+from .signals import membership_ended, membership_started
 
 
 class CommunityActionError(Exception):
@@ -74,6 +74,7 @@ def _activate(membership: Membership, *, now, decided_by: User | None = None) ->
     membership.ended_at = None
     membership.decided_by = decided_by
     membership.save()
+    transaction.on_commit(lambda: membership_started.send(sender=Membership, membership=membership))
 
 
 @transaction.atomic

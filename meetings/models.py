@@ -43,6 +43,18 @@ class Series(models.Model):
         _("length in minutes"), default=60, validators=duration_validators
     )
     video_url = models.URLField(_("video-call link"), max_length=500, blank=True)
+    invite_automatically = models.BooleanField(
+        _("send invitations automatically"),
+        default=False,
+        help_text=_(
+            "Each meeting's invitations go out by themselves the set number of days before it."
+        ),
+    )
+    invite_days_before = models.PositiveSmallIntegerField(
+        _("days before the meeting"),
+        default=21,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -138,6 +150,9 @@ class Meeting(models.Model):
         verbose_name=_("backup chair"),
     )
     cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
+    # Set when its invitations first went out: from then on changes members must see
+    # send updates, and members who join get one.
+    invitations_sent_at = models.DateTimeField(_("invitations sent"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=dj_timezone.now)
     updated_at = models.DateTimeField(_("updated"), default=dj_timezone.now)
 
@@ -328,3 +343,33 @@ class Attendance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.meeting}: {self.get_status_display()}"
+
+
+class Invitation(models.Model):
+    """Who has this meeting in their calendar through our emails, and at which SEQUENCE:
+    updates go to them, and a cancellation when the meeting is cancelled or they leave."""
+
+    meeting = models.ForeignKey(
+        Meeting, on_delete=models.CASCADE, related_name="invitations", verbose_name=_("meeting")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="meeting_invitations",
+        verbose_name=_("member"),
+    )
+    sequence = models.PositiveIntegerField(_("last version sent"))
+    withdrawn = models.BooleanField(
+        _("cancellation sent"), default=False, help_text=_("They were sent its cancellation.")
+    )
+    sent_at = models.DateTimeField(_("last sent"), default=dj_timezone.now)
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        constraints = [
+            models.UniqueConstraint(fields=["meeting", "user"], name="meetings_invitation_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.meeting} → {self.user}"

@@ -3,18 +3,24 @@ chair's handover. Each runs a fixed number of queries whatever the number of mee
 
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import parseaddr
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.db.models import Count, Max, Min, Q, QuerySet
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
 
 from accounts.models import User
 from communities.enums import MembershipStatus
 from communities.models import Community, Membership
 from communities.selectors import community_can_manage, community_members_joined_since
 
+from . import ical
 from .enums import AttendanceStatus, MeetingStatus, Response, SwapStatus
 from .hooks import handover_sections
-from .models import Answer, Attendance, ChairChange, ChairSwap, Meeting, Series
+from .models import Answer, Attendance, ChairChange, ChairSwap, Invitation, Meeting, Series
 from .rota import Candidate, Slot, Turn, reason_words, rota_plan
 
 
@@ -310,3 +316,58 @@ def series_get(*, community: Community, series_id: int) -> Series:
         raise SeriesNotFound(series_id)
     series.community = community
     return series
+
+
+# Calendars -------------------------------------------------------------------------------
+
+
+def calendar_host() -> str:
+    """The host in every UID (`meeting-<id>@<host>`): SITE_URL's, so it must not change."""
+    return urlsplit(settings.SITE_URL).hostname or "localhost"
+
+
+def community_organizer(*, community: Community) -> ical.Person:
+    """The invitations' ORGANIZER: the community's contact address, so replies reach a
+    person, or the site's sender address."""
+    if community.contact_email:
+        return ical.Person(community.contact_email, community.name)
+    name, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    return ical.Person(address, community.name or name)
+
+
+def meeting_url(meeting: Meeting) -> str:
+    path = reverse(
+        "meetings:detail", kwargs={"slug": meeting.community.slug, "meeting_id": meeting.pk}
+    )
+    return f"{settings.SITE_URL}{path}"
+
+
+def calendar_event(*, meeting: Meeting, reader: User, stamp: datetime | None = None):
+    """What a calendar says about `meeting` to `reader` (its description in their
+    language). `stamp`: when the message is made; by default the meeting's last change,
+    so a feed or a download says the same bytes until the meeting changes."""
+    community = meeting.community
+    with translation.override(reader.language):
+        description = render_to_string(
+            "meetings/calendar/description.txt",
+            {"meeting": meeting, "community": community, "url": meeting_url(meeting)},
+        ).strip()
+    return ical.MeetingEvent(
+        id=meeting.pk,
+        title=meeting.title,
+        starts_at=meeting.starts_at,
+        ends_at=meeting.ends_at,
+        zone=meeting.timezone,
+        sequence=meeting.sequence,
+        cancelled=meeting.is_cancelled,
+        stamp=stamp or meeting.updated_at,
+        organizer=community_organizer(community=community),
+        video_url=meeting.video_url,
+        url=meeting_url(meeting),
+        description=description,
+    )
+
+
+def invitations_held(*, meeting: Meeting) -> QuerySet[Invitation]:
+    """The members who have this meeting in their calendar from our emails."""
+    return Invitation.objects.filter(meeting=meeting, withdrawn=False).select_related("user")
