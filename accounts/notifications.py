@@ -29,28 +29,54 @@ def emails_suppressed():
         _suppressed.reset(token)
 
 
-def email_user_on_commit(
-    *, user, template: str, context: dict, key: str | None = None, version: str | int = "1"
+def email_queue(
+    *, user, kind: str, key: str, version: str | int, subject: str, body: str, **parts
 ) -> None:
-    """Render `<template>_subject.txt` and `<template>.txt` for `user` in their language
-    and zone, and queue it in the outbox (kind: the template). Asking again with the same
-    `key` and `version` queues nothing more; without a key, the user's address stands for
-    the object (one such message per user). Inside the caller's transaction: nothing is
-    sent if it rolls back."""
+    """Queue one message already rendered for `user` (`parts`: html, alternatives) in the
+    outbox, unless emails are suppressed. Inside the caller's transaction."""
+    if _suppressed.get():
+        return
+    email_enqueue(
+        kind=kind,
+        key=key,
+        version=version,
+        recipient=user,
+        to=user.email,
+        subject=subject,
+        body=body,
+        **parts,
+    )
+
+
+def email_user_on_commit(
+    *,
+    user,
+    template: str,
+    context: dict,
+    key: str | None = None,
+    version: str | int = "1",
+    html: bool = False,
+) -> None:
+    """Render `<template>_subject.txt` and `<template>.txt` (and `<template>.html` if
+    `html`) for `user` in their language and zone, and queue it in the outbox (kind: the
+    template). Asking again with the same `key` and `version` queues nothing more; without
+    a key, the user's address stands for the object (one such message per user). Inside
+    the caller's transaction: nothing is sent if it rolls back."""
     if _suppressed.get():
         return
     with translation.override(user.language), timezone.override(user.timezone):
         ctx = {"user": user, "site_url": settings.SITE_URL, **context}
         subject = " ".join(render_to_string(f"{template}_subject.txt", ctx).split())
         body = render_to_string(f"{template}.txt", ctx)
-    email_enqueue(
+        parts = {"html": render_to_string(f"{template}.html", ctx)} if html else {}
+    email_queue(
+        user=user,
         kind=template,
         key=key if key is not None else f"user:{user.pk}",
         version=version,
-        recipient=user,
-        to=user.email,
         subject=subject,
         body=body,
+        **parts,
     )
 
 

@@ -41,3 +41,12 @@ class SwapStatus(models.TextChoices):
 # The fields of a meeting a manager can change one by one; a series edit leaves a meeting's
 # own changes alone.
 OWN_FIELDS = ("start", "duration", "title", "video_url", "status")
+
+
+class MailKind(models.TextChoices):
+    """The meetings' emails in the outbox (its `kind`; each keyed `meeting:<id>`)."""
+
+    INVITATION = "meetings/invitation", _("Invitations")
+    UPDATE = "meetings/invitation_update", _("Updates")
+    CANCELLATION = "meetings/invitation_cancel", _("Cancellations")
+    HANDOVER = "meetings/email/chair_confirmed", _("Chair's handover")

@@ -80,6 +80,18 @@ class SeriesForm(forms.Form):
     timezone = TimeZoneField(help_text=_("The start time is local to this zone all year."))
     duration_minutes = _duration_field()
     video_url = _video_field()
+    invite_automatically = forms.BooleanField(
+        label=_("Send each meeting's invitations by themselves"),
+        required=False,
+        help_text=_("Every active member gets their invitation the set number of days before."),
+    )
+    invite_days_before = forms.IntegerField(
+        label=_("How many days before the meeting"),
+        min_value=1,
+        max_value=365,
+        initial=21,
+        required=False,  # empty keeps what the series has (21 for a new one)
+    )
 
     # Which fields each kind of rule uses (the page hides the others when scripts run).
     KIND_FIELDS = {
@@ -103,6 +115,8 @@ class SeriesForm(forms.Form):
                 timezone=series.timezone,
                 duration_minutes=series.duration_minutes,
                 video_url=series.video_url,
+                invite_automatically=series.invite_automatically,
+                invite_days_before=series.invite_days_before,
             )
             choice = recurrence.rule_choice(series.rrule)
             if choice is None:
@@ -146,6 +160,8 @@ class SeriesForm(forms.Form):
             "timezone": data["timezone"],
             "duration_minutes": data["duration_minutes"],
             "video_url": data["video_url"],
+            "invite_automatically": data["invite_automatically"],
+            "invite_days_before": data["invite_days_before"],
         }
 
 

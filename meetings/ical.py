@@ -226,10 +226,12 @@ def meeting_vevent(
     host: str,
     tz: Timezone | None,
     attendees: Iterable[Person] = (),
+    status: bool = True,
 ) -> Event:
-    """One meeting as a VEVENT; `attendees` only in emails (never in feeds)."""
-    description = event.description
-    vevent = Event.new(
+    """One meeting as a VEVENT; `attendees` only in emails (never in feeds). `status`
+    False leaves STATUS out: a CANCEL that removes one attendee (RFC 5546 §3.2.5) must not
+    say the whole event is cancelled."""
+    return Event.new(
         uid=meeting_uid(event.id, host),
         sequence=event.sequence,
         stamp=event.stamp.astimezone(UTC),
@@ -242,12 +244,11 @@ def meeting_vevent(
             for person in attendees
         ]
         or None,
-        status="CANCELLED" if event.cancelled else "CONFIRMED",
+        status=("CANCELLED" if event.cancelled else "CONFIRMED") if status else None,
         location=event.video_url or None,
-        description=description or None,
+        description=event.description or None,
         url=event.url or None,
     )
-    return vevent
 
 
 def _calendar(events: list[MeetingEvent], *, uid: str, method: str | None):
@@ -265,15 +266,22 @@ def invitation_calendar(
     event: MeetingEvent, *, host: str, attendee: Person, method: str = REQUEST
 ) -> Calendar:
     """The calendar of one member's invitation (`REQUEST`, also for updates) or its
-    cancellation (`CANCEL`; the event must be cancelled)."""
+    cancellation (`CANCEL`): of the whole event when it is cancelled (`STATUS:CANCELLED`),
+    else of this attendee only (they left the community; no STATUS)."""
     if method not in (REQUEST, CANCEL):
         raise ValueError(f"unknown method {method!r}")
-    if (method == CANCEL) != event.cancelled:
-        raise ValueError("a cancellation is sent for a cancelled event, a request for others")
+    if method == REQUEST and event.cancelled:
+        raise ValueError("a cancelled event is sent as a CANCEL, never a REQUEST")
     uid = f"{meeting_uid(event.id, host)}-{event.sequence}-{method.lower()}"
     calendar, zones = _calendar([event], uid=uid, method=method)
     calendar.add_component(
-        meeting_vevent(event, host=host, tz=zones[event.zone], attendees=[attendee])
+        meeting_vevent(
+            event,
+            host=host,
+            tz=zones[event.zone],
+            attendees=[attendee],
+            status=method == REQUEST or event.cancelled,
+        )
     )
     return calendar
 

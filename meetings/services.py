@@ -18,17 +18,28 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from accounts.notifications import email_user_on_commit
+from accounts.notifications import email_queue, email_user_on_commit
 from communities.enums import MembershipStatus
 from communities.models import Community, Membership
 from communities.services import CommunityActionError, manager_require
+from outbox.models import Email
+from outbox.services import outbox_retry
 from rooms.enums import RoomKind
 from rooms.models import Room
 from rooms.services import room_create
 
-from . import recurrence, selectors
-from .enums import AttendanceStatus, ChairSource, MeetingStatus, Response, SwapStatus
-from .models import MAX_MINUTES, Answer, Attendance, ChairChange, ChairSwap, Meeting, Series
+from . import emails, recurrence, selectors
+from .enums import AttendanceStatus, ChairSource, MailKind, MeetingStatus, Response, SwapStatus
+from .models import (
+    MAX_MINUTES,
+    Answer,
+    Attendance,
+    ChairChange,
+    ChairSwap,
+    Invitation,
+    Meeting,
+    Series,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +165,8 @@ def _save(meeting: Meeting, before: dict, now: datetime) -> set[str]:
     except ValidationError as error:
         raise _from_validation(error) from None
     meeting.save()
+    if meeting.pk and changed & VISIBLE_FIELDS and meeting.invitations_sent_at is not None:
+        _invitations_follow(meeting, now)
     return changed
 
 
@@ -188,6 +201,8 @@ def _series_fields(community: Community, fields: dict, series: Series | None) ->
         "timezone": series.timezone if series else community.timezone,
         "duration_minutes": series.duration_minutes if series else 60,
         "video_url": series.video_url if series else community.video_url,
+        "invite_automatically": series.invite_automatically if series else False,
+        "invite_days_before": series.invite_days_before if series else 21,
     }
     unknown = set(fields) - set(current)
     if unknown:
@@ -196,6 +211,12 @@ def _series_fields(community: Community, fields: dict, series: Series | None) ->
     values["title"] = _check_title(values["title"])
     values["duration_minutes"] = _check_duration(values["duration_minutes"])
     values["timezone"] = _check_zone(values["timezone"])
+    if not 1 <= values["invite_days_before"] <= 365:
+        raise MeetingError(
+            _("Send invitations between 1 and 365 days before."),
+            code="bad_days",
+            field="invite_days_before",
+        )
     if values["first_date"] is None or values["start_time"] is None:
         raise MeetingError(
             _("Give the first date and the start time."), code="no_start", field="first_date"
@@ -346,6 +367,7 @@ class MaintainResult:
     updated: int = 0
     cancelled: int = 0
     chairs_confirmed: int = 0
+    invitations_sent: int = 0
     failed: int = 0
 
 
@@ -375,7 +397,8 @@ def meetings_maintain(*, now: datetime | None = None) -> MaintainResult:
         totals["updated"] += result.updated
         totals["cancelled"] += result.cancelled
     confirmed = chairs_confirm_due(now=now)
-    return MaintainResult(**totals, chairs_confirmed=confirmed)
+    invited = invitations_send_due(now=now)
+    return MaintainResult(**totals, chairs_confirmed=confirmed, invitations_sent=invited)
 
 
 # Meetings one by one -------------------------------------------------------------------
@@ -495,12 +518,20 @@ def _log(meeting: Meeting, *, previous_id, kind: str, actor: User | None, why: d
 def _tell_chair(meeting: Meeting) -> None:
     if meeting.chair_id is None:
         return
+    chair = meeting.chair
     email_user_on_commit(
-        user=meeting.chair,
-        template="meetings/email/chair_confirmed",
-        context={"meeting": meeting, "community": meeting.community},
-        key=f"meeting:{meeting.pk}",
+        user=chair,
+        template=MailKind.HANDOVER,
+        context={
+            "meeting": meeting,
+            "community": meeting.community,
+            "is_chair": True,
+            "chair_zone": chair.timezone,
+            **selectors.handover_context(meeting=meeting, user=chair),
+        },
+        key=selectors.mail_key(meeting),
         version=meeting.sequence,
+        html=True,
     )
 
 
@@ -906,3 +937,147 @@ def attendance_set(
         defaults={"status": status, "recorded_by": actor, "recorded_at": now},
     )
     return attendance
+
+
+# Invitations ---------------------------------------------------------------------------
+
+
+def _invitation_queue(meeting: Meeting, user: User, *, kind: str, now: datetime) -> None:
+    """Queue `user`'s message of `kind` for `meeting` (locked) as it is now, once per
+    SEQUENCE, and remember which SEQUENCE they hold."""
+    email_queue(
+        user=user,
+        kind=kind,
+        key=selectors.mail_key(meeting),
+        version=meeting.sequence,
+        **emails.invitation_message(meeting=meeting, user=user, kind=kind, now=now),
+    )
+    Invitation.objects.update_or_create(
+        meeting=meeting,
+        user=user,
+        defaults={
+            "sequence": meeting.sequence,
+            "withdrawn": kind == MailKind.CANCELLATION,
+            "sent_at": now,
+        },
+    )
+
+
+def _sequence_raise(meeting: Meeting) -> None:
+    """A new SEQUENCE without a change others must see: a calendar accepts a message only
+    if it is newer than the one it holds (an attendee removed, or invited back)."""
+    meeting.sequence += 1
+    meeting.save(update_fields=["sequence"])
+
+
+def _invite(meeting: Meeting, user: User, held: Invitation | None, now: datetime) -> bool:
+    """Invite `user` to `meeting` (locked, not cancelled), unless they hold its invitation
+    already (every change members must see has sent them an update). True if queued."""
+    if held is not None and not held.withdrawn:
+        return False
+    if held is not None:  # invited back after their cancellation: a newer SEQUENCE
+        _sequence_raise(meeting)
+    _invitation_queue(meeting, user, kind=MailKind.INVITATION, now=now)
+    return True
+
+
+def _invitations_all(meeting: Meeting, now: datetime) -> int:
+    """Invite every active member who does not hold the meeting as it is now."""
+    held = {i.user_id: i for i in Invitation.objects.filter(meeting=meeting)}
+    members = User.objects.filter(
+        memberships__community=meeting.community_id,
+        memberships__status=MembershipStatus.ACTIVE,
+    ).order_by("pk")
+    if meeting.invitations_sent_at is None:
+        meeting.invitations_sent_at = now
+        meeting.save(update_fields=["invitations_sent_at"])
+    return sum(_invite(meeting, user, held.get(user.pk), now) for user in members)
+
+
+@transaction.atomic
+def invitations_send(*, actor: User, meeting: Meeting, now: datetime | None = None) -> int:
+    """A manager sends a meeting's invitations to every active member; asking again sends
+    only to those who do not have it yet (members who joined since). Returns how many."""
+    now = now or timezone.now()
+    meeting = _manager_locked(actor=actor, meeting=meeting, now=now)
+    return _invitations_all(meeting, now)
+
+
+def invitations_send_due(*, now: datetime | None = None) -> int:
+    """The periodic work: invitations of the series that send them by themselves, once a
+    meeting is that many days away. Safe to repeat; returns how many messages."""
+    now = now or timezone.now()
+    sent = 0
+    for series in Series.objects.filter(invite_automatically=True):
+        due = Meeting.objects.filter(
+            series=series,
+            status=MeetingStatus.SCHEDULED,
+            invitations_sent_at__isnull=True,
+            starts_at__gt=now,
+            starts_at__lte=now + timedelta(days=series.invite_days_before),
+        )
+        for meeting_id in due.values_list("pk", flat=True):
+            try:
+                with transaction.atomic():
+                    meeting = Meeting.objects.select_for_update().get(pk=meeting_id)
+                    if meeting.invitations_sent_at is None and not meeting.is_cancelled:
+                        sent += _invitations_all(meeting, now)
+            except Exception:  # one meeting's failure (logged) must not stop the others
+                logger.exception("invitations of meeting %s could not be queued", meeting_id)
+    return sent
+
+
+def _invitations_follow(meeting: Meeting, now: datetime) -> None:
+    """After a change members must see: an update (or the cancellation) to every active
+    member who holds an invitation."""
+    kind = MailKind.CANCELLATION if meeting.is_cancelled else MailKind.UPDATE
+    for held in selectors.invitations_held(meeting=meeting).filter(
+        user__memberships__community=meeting.community_id,
+        user__memberships__status=MembershipStatus.ACTIVE,
+    ):
+        if held.sequence < meeting.sequence:
+            _invitation_queue(meeting, held.user, kind=kind, now=now)
+
+
+def _upcoming_invited(community_id: int, now: datetime):
+    return Meeting.objects.select_for_update().filter(
+        community_id=community_id,
+        status=MeetingStatus.SCHEDULED,
+        invitations_sent_at__isnull=False,
+        starts_at__gt=now,
+    )
+
+
+@transaction.atomic
+def invitations_member_joined(*, membership: Membership, now: datetime | None = None) -> int:
+    """A member who joins gets the invitations of the upcoming meetings already sent
+    (communities' membership_started)."""
+    now = now or timezone.now()
+    sent = 0
+    for meeting in _upcoming_invited(membership.community_id, now).order_by("starts_at"):
+        held = Invitation.objects.filter(meeting=meeting, user=membership.user).first()
+        sent += _invite(meeting, membership.user, held, now)
+    return sent
+
+
+@transaction.atomic
+def invitations_member_left(*, membership: Membership, now: datetime | None = None) -> int:
+    """A member who left or was removed gets the cancellation of each upcoming meeting
+    they were invited to, so it leaves their calendar (communities' membership_ended)."""
+    now = now or timezone.now()
+    sent = 0
+    meetings = _upcoming_invited(membership.community_id, now).filter(
+        invitations__user=membership.user, invitations__withdrawn=False
+    )
+    for meeting in meetings.order_by("starts_at"):
+        _sequence_raise(meeting)
+        _invitation_queue(meeting, membership.user, kind=MailKind.CANCELLATION, now=now)
+        sent += 1
+    return sent
+
+
+@transaction.atomic
+def meeting_emails_retry(*, actor: User, meeting: Meeting) -> int:
+    """A manager queues a meeting's failed emails again. Returns how many."""
+    manager_require(actor=actor, community=meeting.community)
+    return outbox_retry(emails=Email.objects.filter(key=selectors.mail_key(meeting)))

@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
@@ -76,10 +77,11 @@ def _attempt(request, community, form, action):
         return None, refusal_response(request, community, error)
 
 
-def _act(request, community, action, *, success: str, back: str):
-    """Call a service that takes no form; its refusal becomes a message on the page."""
+def _act(request, community, action, *, success, back: str):
+    """Call a service that takes no form; its refusal becomes a message on the page.
+    `success`: the message, or a function of the service's result that says it."""
     try:
-        action()
+        result = action()
     except services.MeetingError as error:
         if error.forbidden:
             return refusal_response(request, community, error)
@@ -87,7 +89,7 @@ def _act(request, community, action, *, success: str, back: str):
     except CommunityActionError as error:
         return refusal_response(request, community, error)
     else:
-        messages.success(request, success)
+        messages.success(request, success(result) if callable(success) else success)
     return redirect(back)
 
 
@@ -185,6 +187,10 @@ def _detail_page(
         "sees_link": selectors.meeting_can_see_link(user=user, membership=membership),
         "summary": selectors.answer_summary(meeting=meeting),
     }
+    if can_manage:
+        progress = selectors.meeting_mail_progress(meeting=meeting)
+        context["mail_progress"] = progress
+        context["mail_failed"] = sum(row.failed for row in progress)
     # A form sent back with its errors is shown whatever the meeting's state, so the
     # reason it was refused shows with it.
     if is_member:
@@ -307,6 +313,54 @@ def meeting_cancel(request, community, membership, meeting_id):
         lambda: services.meeting_cancel(actor=request.user, meeting=meeting),
         success=_("The meeting is cancelled."),
         back=_meeting_url(community, meeting),
+    )
+
+
+@require_POST
+@login_required
+@manager_view
+def invitations_send(request, community, membership, meeting_id):
+    meeting = _meeting_or_404(community, meeting_id)
+
+    def said(count):
+        if not count:
+            return _("Every member has this meeting's invitation already.")
+        return ngettext(
+            "The invitation is on its way to %(count)d member.",
+            "The invitations are on their way to %(count)d members.",
+            count,
+        ) % {"count": count}
+
+    return _act(
+        request,
+        community,
+        lambda: services.invitations_send(actor=request.user, meeting=meeting),
+        success=said,
+        back=_meeting_url(community, meeting) + "#emails-heading",
+    )
+
+
+@require_POST
+@login_required
+@manager_view
+def emails_retry(request, community, membership, meeting_id):
+    meeting = _meeting_or_404(community, meeting_id)
+
+    def said(count):
+        if not count:
+            return _("No email about this meeting has failed.")
+        return ngettext(
+            "%(count)d email will be tried again now.",
+            "%(count)d emails will be tried again now.",
+            count,
+        ) % {"count": count}
+
+    return _act(
+        request,
+        community,
+        lambda: services.meeting_emails_retry(actor=request.user, meeting=meeting),
+        success=said,
+        back=_meeting_url(community, meeting) + "#emails-heading",
     )
 
 

@@ -51,32 +51,12 @@ def _no_leftover_language_or_zone():
 
 @pytest.fixture
 def smtp_server(settings):
-    """A real SMTP server (aiosmtpd) on a free loopback port; Django sends through it."""
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.handlers import Message
+    """A real SMTP server (aiosmtpd) on a free loopback port; Django sends through it. Its
+    `refused` addresses are refused (550), as a server that does not know a mailbox."""
+    from tests.mail import Inbox, smtp_serving
 
-    class Inbox(Message):
-        def __init__(self):
-            super().__init__()
-            self.messages = []
-
-        def handle_message(self, message):
-            self.messages.append(message)
-
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=services.free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = controller.port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_TIMEOUT = 5
-    try:
+    with smtp_serving(settings, Inbox()) as inbox:
         yield inbox
-    finally:
-        controller.stop()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from communities.enums import Role
 from communities.models import Membership
 from meetings import services
-from meetings.models import Answer, Attendance, ChairChange, ChairSwap, Meeting, Series
+from meetings.models import Answer, Attendance, ChairChange, ChairSwap, Invitation, Meeting, Series
 from rooms.models import Room
 from tests.factories import CommunityFactory, MembershipFactory, UserFactory
 
@@ -88,7 +88,7 @@ def meetings_of(series_or_community) -> list[Meeting]:
 def db_state() -> dict:
     """Every row the meetings services write, as plain values: equal before and after a
     refused action means it changed nothing."""
-    models = [Series, Meeting, ChairChange, ChairSwap, Answer, Attendance, Room]
+    models = [Series, Meeting, ChairChange, ChairSwap, Answer, Attendance, Invitation, Room]
     state = {m.__name__: list(m.objects.order_by("pk").values()) for m in models}
     state["Membership"] = list(Membership.objects.order_by("pk").values())
     return state

@@ -1,0 +1,353 @@
+"""Invitations, updates and cancellations: queued in the outbox per member, sent through a
+real SMTP server (aiosmtpd on loopback), and what arrives is what calendars need."""
+
+from datetime import timedelta
+from email import message_from_bytes, policy
+
+import pytest
+from django.utils import timezone
+from icalendar import Calendar
+
+from communities import services as community_services
+from communities.enums import JoinPolicy, MembershipStatus
+from communities.models import Membership
+from communities.services import CommunityActionError
+from meetings import selectors, services
+from meetings.enums import MailKind
+from meetings.models import Invitation, Meeting
+from outbox.enums import EmailState
+from outbox.models import Email
+from outbox.services import outbox_send_due
+from tests.factories import UserFactory
+from tests.meetings.helpers import NOW, community_with, db_state, meetings_of, series_make
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(settings):
+    settings.SITE_URL = "https://cop.example.ca"
+    community, manager, members = community_with(3, contact_email="staff@cop.example.ca")
+    series = series_make(community, manager)
+    meeting = meetings_of(series)[0]
+    return community, manager, members, meeting
+
+
+@pytest.fixture
+def world_today(settings):
+    """The same, with meetings ahead of the real clock: membership receivers run after
+    commit with the real time."""
+    settings.SITE_URL = "https://cop.example.ca"
+    now = timezone.now()
+    community, manager, members = community_with(
+        3, contact_email="staff@cop.example.ca", joined=now - timedelta(days=400)
+    )
+    series = series_make(community, manager, first_date=now.date(), now=now)
+    return community, manager, members, meetings_of(series)[0]
+
+
+def _send_all() -> int:
+    """What the background job does: send everything due, retries included (the outbox
+    keeps real time: its rows are due from when they were queued)."""
+    total = 0
+    while sent := outbox_send_due(now=timezone.now() + timedelta(days=1)):
+        total += sent
+    return total
+
+
+def _parsed(inbox):
+    """Each message that arrived, parsed as an email (headers, parts)."""
+    return [message_from_bytes(m.as_bytes(), policy=policy.default) for m in inbox.messages]
+
+
+def _calendar_of(message):
+    parts = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    assert len(parts) == 1
+    return parts[0], Calendar.from_ical(parts[0].get_content())
+
+
+def _by_recipient(inbox):
+    found: dict[str, list] = {}
+    for message in _parsed(inbox):
+        found.setdefault(message["To"], []).append(message)
+    return found
+
+
+def test_invitations_update_and_cancel_reach_each_member_once_with_one_uid(world, smtp_server):
+    community, manager, members, meeting = world
+    active = [manager, *members]
+
+    queued = services.invitations_send(actor=manager, meeting=meeting, now=NOW)
+    assert queued == len(active)
+    _send_all()
+    services.meeting_update(actor=manager, meeting=meeting, title="Moved call", now=NOW)
+    _send_all()
+    services.meeting_cancel(actor=manager, meeting=meeting, now=NOW)
+    _send_all()
+
+    received = _by_recipient(smtp_server)
+    assert sorted(received) == sorted(user.email for user in active)
+    for user in active:
+        messages = received[user.email]
+        assert len(messages) == 3, user.email
+        methods, sequences, uids = [], [], set()
+        for message in messages:
+            assert message.get_content_type() == "multipart/alternative"
+            types = [p.get_content_type() for p in message.iter_parts()]
+            assert types == ["text/plain", "text/html", "text/calendar"]
+            part, calendar = _calendar_of(message)
+            method = calendar["METHOD"]
+            assert part.get_param("method") == method
+            assert part.get_content_charset().lower() == "utf-8"
+            (event,) = calendar.events
+            uids.add(str(event["UID"]))
+            methods.append(str(method))
+            sequences.append(int(event["SEQUENCE"]))
+            (attendee,) = [event["ATTENDEE"]]
+            assert str(attendee) == f"mailto:{user.email}"
+            assert str(event["ORGANIZER"]) == "mailto:staff@cop.example.ca"
+        assert methods == ["REQUEST", "REQUEST", "CANCEL"]
+        assert uids == {f"meeting-{meeting.pk}@cop.example.ca"}
+        assert sequences == sorted(sequences) and len(set(sequences)) == 3
+
+
+def test_invitation_says_the_time_in_the_members_zone_and_language(world, smtp_server):
+    community, manager, members, meeting = world
+    members[0].language, members[0].timezone = "fr", "America/St_Johns"
+    members[0].save()
+
+    services.invitations_send(actor=manager, meeting=meeting, now=NOW)
+    _send_all()
+
+    message = _by_recipient(smtp_server)[members[0].email][0]
+    text = message.get_body(("plain",)).get_content()
+    # 12:00 in Vancouver is 16:30 in St. John's.
+    assert "16:30" in text and "St Johns" in text
+    assert message["Subject"].startswith("Invitation")
+    assert "vous invite" in text
+    _part, calendar = _calendar_of(message)
+    (event,) = calendar.events
+    assert event["LOCATION"] == meeting.video_url
+    assert meeting.video_url in str(event["DESCRIPTION"])
+
+
+def test_invitation_carries_three_answer_links_and_the_chair(world):
+    community, manager, members, meeting = world
+    services.chair_confirm(actor=manager, meeting=meeting, now=NOW)
+    meeting.refresh_from_db()
+
+    services.invitations_send(actor=manager, meeting=meeting, now=NOW)
+
+    email = Email.objects.get(kind=MailKind.INVITATION, to=members[1].email)
+    links = selectors.answer_links(meeting=meeting, user=members[1])
+    for link in links.values():
+        assert link in email.body and link in email.html
+    assert f"Chair: {meeting.chair.display_name}" in email.body
+    calendar = Calendar.from_ical(email.alternatives[0]["content"])
+    assert meeting.chair.display_name in str(calendar.events[0]["DESCRIPTION"])
+
+
+def test_sending_again_queues_nothing_more(world):
+    community, manager, members, meeting = world
+    services.invitations_send(actor=manager, meeting=meeting, now=NOW)
+    count = Email.objects.count()
+
+    assert services.invitations_send(actor=manager, meeting=meeting, now=NOW) == 0
+    assert Email.objects.count() == count
+
+
+def test_a_change_members_do_not_see_sends_no_update(world):
+    community, manager, members, meeting = world
+    services.invitations_send(actor=manager, meeting=meeting, now=NOW)
+    count = Email.objects.count()
+
+    services.meeting_update(actor=manager, meeting=meeting, title=meeting.title, now=NOW)
+
+    assert Email.objects.count() == count
+
+
+def test_only_managers_send_and_a_refusal_changes_nothing(world):
+    community, manager, members, meeting = world
+    before = db_state(), Email.objects.count()
+
+    with pytest.raises(CommunityActionError) as refused:
+        services.invitations_send(actor=members[0], meeting=meeting, now=NOW)
+
+    assert refused.value.forbidden
+    assert (db_state(), Email.objects.count()) == before
+    assert not Invitation.objects.exists()
+
+
+def test_a_cancelled_or_started_meeting_sends_no_invitations(world):
+    community, manager, members, meeting = world
+    later = meetings_of(community)[1]
+    services.meeting_cancel(actor=manager, meeting=later, now=NOW)
+
+    with pytest.raises(services.MeetingError):
+        services.invitations_send(actor=manager, meeting=later, now=NOW)
+    with pytest.raises(services.MeetingError):
+        services.invitations_send(actor=manager, meeting=meeting, now=meeting.starts_at)
+    assert not Email.objects.exists()
+
+
+def test_a_member_who_joins_gets_the_upcoming_invitations_already_sent(
+    world_today, django_capture_on_commit_callbacks
+):
+    community, manager, members, meeting = world_today
+    community.join_policy = JoinPolicy.OPEN
+    community.save()
+    services.invitations_send(actor=manager, meeting=meeting)
+    newcomer = UserFactory()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        community_services.membership_join(user=newcomer, community=community)
+
+    emails = Email.objects.filter(to=newcomer.email)
+    assert [(e.kind, e.key) for e in emails] == [(MailKind.INVITATION, f"meeting:{meeting.pk}")]
+
+
+def test_a_member_who_leaves_gets_the_cancellations_without_status_and_a_rejoiner_a_new_one(
+    world_today, django_capture_on_commit_callbacks
+):
+    community, manager, members, meeting = world_today
+    second = meetings_of(community)[1]
+    services.invitations_send(actor=manager, meeting=meeting)
+    services.invitations_send(actor=manager, meeting=second)
+    leaver = members[2]
+    sequence_before = Meeting.objects.get(pk=meeting.pk).sequence
+    others_before = Email.objects.exclude(to=leaver.email).count()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        community_services.membership_leave(user=leaver, community=community)
+
+    cancels = Email.objects.filter(to=leaver.email, kind=MailKind.CANCELLATION)
+    assert sorted(e.key for e in cancels) == sorted(
+        [f"meeting:{meeting.pk}", f"meeting:{second.pk}"]
+    )
+    assert Email.objects.exclude(to=leaver.email).count() == others_before
+    calendar = Calendar.from_ical(
+        cancels.get(key=f"meeting:{meeting.pk}").alternatives[0]["content"]
+    )
+    (event,) = calendar.events
+    assert calendar["METHOD"] == "CANCEL"
+    assert "STATUS" not in event  # the meeting goes on: only this attendee is removed
+    assert int(event["SEQUENCE"]) > sequence_before
+    assert Invitation.objects.get(meeting=meeting, user=leaver).withdrawn
+
+    with django_capture_on_commit_callbacks(execute=True):
+        community_services.membership_join(user=leaver, community=community)
+    again = Email.objects.filter(
+        to=leaver.email, kind=MailKind.INVITATION, key=f"meeting:{meeting.pk}"
+    ).order_by("-pk")[0]
+    event = Calendar.from_ical(again.alternatives[0]["content"]).events[0]
+    assert int(event["SEQUENCE"]) > int(calendar.events[0]["SEQUENCE"])
+    assert not Invitation.objects.get(meeting=meeting, user=leaver).withdrawn
+
+
+def test_a_removed_member_gets_no_update_of_the_chair_change_their_leaving_causes(
+    world_today, django_capture_on_commit_callbacks
+):
+    community, manager, members, meeting = world_today
+    services.chair_confirm(actor=manager, meeting=meeting)
+    meeting.refresh_from_db()
+    services.invitations_send(actor=manager, meeting=meeting)
+    chair = meeting.chair
+    membership = Membership.objects.get(community=community, user=chair)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        community_services.membership_remove(actor=manager, membership=membership)
+
+    kinds = list(Email.objects.filter(to=chair.email).values_list("kind", flat=True))
+    assert MailKind.UPDATE not in kinds
+    assert MailKind.CANCELLATION in kinds
+    meeting.refresh_from_db()
+    assert meeting.chair_id != chair.pk
+    # Those who stay are told about the new chair.
+    stayer = next(u for u in [manager, *members] if u.pk not in (chair.pk,))
+    assert Email.objects.filter(to=stayer.email, kind=MailKind.UPDATE).exists()
+    assert Membership.objects.get(pk=membership.pk).status == MembershipStatus.REMOVED
+
+
+def test_series_sends_invitations_by_themselves_days_before(world):
+    community, manager, members, meeting = world
+    series = meeting.series
+    services.series_update(
+        actor=manager, series=series, invite_automatically=True, invite_days_before=21, now=NOW
+    )
+    first, second = meetings_of(series)[:2]
+    early = first.starts_at - timedelta(days=22)
+    due = first.starts_at - timedelta(days=21)
+
+    assert services.invitations_send_due(now=early) == 0
+    assert services.invitations_send_due(now=due) == 4
+    assert services.invitations_send_due(now=due) == 0  # safe to repeat
+    assert services.meetings_maintain(now=due + timedelta(hours=1)).invitations_sent == 0
+    assert set(Email.objects.values_list("key", flat=True)) == {f"meeting:{first.pk}"}
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.invitations_sent_at == due and second.invitations_sent_at is None
+
+
+def test_series_refuses_impossible_days_and_changes_nothing(world):
+    community, manager, members, meeting = world
+    before = db_state()
+    for days in (0, 366, -3):
+        with pytest.raises(services.MeetingError) as refused:
+            services.series_update(
+                actor=manager, series=meeting.series, invite_days_before=days, now=NOW
+            )
+        assert refused.value.field == "invite_days_before"
+    assert db_state() == before
+
+
+def test_refused_recipients_are_retried_until_each_has_one_message(world, smtp_server):
+    community, manager, members, meeting = world
+    smtp_server.refused = {members[0].email, members[1].email}
+
+    services.invitations_send(actor=manager, meeting=meeting, now=NOW)
+    outbox_send_due()
+    progress = {row.kind: row for row in selectors.meeting_mail_progress(meeting=meeting)}
+    row = progress[MailKind.INVITATION]
+    assert (row.total, row.sent) == (4, 2)
+    assert row.waiting == 2 and row.failed == 0  # refused for now: tried again later
+
+    smtp_server.refused = set()
+    _send_all()
+
+    received = _by_recipient(smtp_server)
+    assert sorted(received) == sorted(u.email for u in [manager, *members])
+    assert all(len(messages) == 1 for messages in received.values())
+    ids = {m["Message-ID"] for messages in received.values() for m in messages}
+    assert len(ids) == 4
+
+
+def test_failed_emails_show_their_reason_and_a_manager_retries_them(world, smtp_server):
+    community, manager, members, meeting = world
+    services.invitations_send(actor=manager, meeting=meeting, now=NOW)
+    Email.objects.filter(to=members[0].email).update(
+        state=EmailState.FAILED, last_error="550 5.1.1 No such mailbox here"
+    )
+
+    (row,) = selectors.meeting_mail_progress(meeting=meeting)
+    assert (row.total, row.failed) == (4, 1)
+    assert row.reasons == [("550 5.1.1 No such mailbox here", 1)]
+
+    with pytest.raises(CommunityActionError):
+        services.meeting_emails_retry(actor=members[1], meeting=meeting)
+    assert services.meeting_emails_retry(actor=manager, meeting=meeting) == 1
+    _send_all()
+    (row,) = selectors.meeting_mail_progress(meeting=meeting)
+    assert (row.total, row.sent, row.failed) == (4, 4, 0)
+
+
+def test_the_confirmed_chair_gets_the_handover_by_email(world):
+    community, manager, members, meeting = world
+
+    services.chair_confirm(actor=manager, meeting=meeting, now=NOW)
+
+    meeting.refresh_from_db()
+    email = Email.objects.get(kind=MailKind.HANDOVER)
+    assert email.to == meeting.chair.email
+    assert "Handover" in email.html
+    assert "New members to introduce" in email.html
+    assert "https://cop.example.ca/c/" in email.html
