@@ -30,7 +30,7 @@ def invitation_message(*, meeting: Meeting, user: User, kind: str, now) -> dict:
         "withdrawn": method == ical.CANCEL and not meeting.is_cancelled,
         "url": selectors.meeting_url(meeting),
         "answer_links": (
-            getattr(selectors, "answer_links", lambda **k: {"yes": "Y", "no": "N", "maybe": "M"})(meeting=meeting, user=user) if method == ical.REQUEST else {}  # TEMP
+            selectors.answer_links(meeting=meeting, user=user) if method == ical.REQUEST else {}
         ),
     }
     with translation.override(user.language), timezone.override(user.timezone):

@@ -11,6 +11,7 @@ from django.db.models import Count, Max, Min, Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from communities.enums import MembershipStatus
@@ -24,6 +25,7 @@ from .enums import AttendanceStatus, MailKind, MeetingStatus, Response, SwapStat
 from .hooks import handover_sections
 from .models import Answer, Attendance, ChairChange, ChairSwap, Invitation, Meeting, Series
 from .rota import Candidate, Slot, Turn, reason_words, rota_plan
+from .tokens import AnswerTokenError, answer_token, answer_token_read
 
 
 class MeetingNotFound(Exception):
@@ -265,6 +267,114 @@ def answer_summary(*, meeting: Meeting) -> AnswerSummary:
 
 def attendance_for(*, meeting: Meeting) -> dict[int, str]:
     return dict(meeting.attendance.values_list("user_id", "status"))
+
+
+# Answer links: the invitation's yes / no / maybe -----------------------------------------
+
+
+def answer_links(*, meeting: Meeting, user: User) -> dict[str, str]:
+    """`user`'s three answer links for `meeting`, absolute, by answer ("yes", "no",
+    "maybe"): what an invitation email carries."""
+    slug = meeting.community.slug
+    return {
+        response: settings.SITE_URL
+        + reverse(
+            "meetings:answer_link",
+            kwargs={
+                "slug": slug,
+                "meeting_id": meeting.pk,
+                "token": answer_token(meeting=meeting, user=user, response=response),
+            },
+        )
+        for response in Response.values
+    }
+
+
+ANSWER_LINK_REFUSALS = {
+    "bad_link": _(
+        "This answer link is not valid. Check that you opened all of it, as it is in the "
+        "invitation email."
+    ),
+    "other_meeting": _("This answer link is for another meeting."),
+    "bad_answer": _("This link does not answer yes, no or maybe."),
+    "other_user": _(
+        "This link was sent to another member, and you are signed in as someone else. To "
+        "answer for yourself, use the meeting's page; to use this link, sign out first."
+    ),
+    "not_member": _(
+        "This link no longer works: the person it was sent to is no longer an active member "
+        "of this community."
+    ),
+    "cancelled": _("This meeting is cancelled."),
+    "started": _("This meeting has started; answers can no longer change."),
+}
+
+
+class AnswerLinkError(Exception):
+    """An answer link that cannot be used: `code` is a key of `ANSWER_LINK_REFUSALS`,
+    `message` says why to people. `user` and `meeting` are the link's when it was genuine
+    and theirs: its page then speaks the member's language and leads to the meeting."""
+
+    def __init__(self, code: str, *, user: User | None = None, meeting: Meeting | None = None):
+        super().__init__(code)
+        self.code = code
+        self.message = ANSWER_LINK_REFUSALS[code]
+        self.user = user
+        self.meeting = meeting
+
+
+@dataclass(frozen=True)
+class AnswerLink:
+    """A usable answer link: its member answers `response` to `meeting`."""
+
+    meeting: Meeting
+    user: User
+    response: str
+    current: Answer | None  # the member's answer so far
+
+    @property
+    def note(self) -> str:
+        """The link answers only yes / no / maybe: the note the member wrote stays."""
+        return self.current.note if self.current else ""
+
+
+def answer_link_get(
+    *, slug: str, meeting_id: int, token: str, viewer, now: datetime | None = None
+) -> AnswerLink:
+    """The link `viewer` (signed in or not) opened, if it may be used now; else
+    `AnswerLinkError`, or `MeetingNotFound` when its meeting is not in that community.
+
+    The signature is checked before anything is read, so a made-up address learns
+    nothing about which meetings exist. A genuine link works until its meeting starts
+    (its start as it is now: meetings move), unless the meeting is cancelled, its member
+    is no longer an active member (or account), or someone else is signed in."""
+    try:
+        user_id, response = answer_token_read(token, meeting_id=meeting_id)
+    except AnswerTokenError as error:
+        raise AnswerLinkError(error.code) from None
+    meeting = (
+        Meeting.objects.select_related("community")
+        .filter(pk=meeting_id, community__slug=slug)
+        .first()
+    )
+    if meeting is None:
+        raise MeetingNotFound(meeting_id)
+    if viewer is not None and viewer.is_authenticated and viewer.pk != user_id:
+        raise AnswerLinkError("other_user", meeting=meeting)
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if (
+        user is None
+        or not Membership.objects.filter(
+            community=meeting.community, user=user, status=MembershipStatus.ACTIVE
+        ).exists()
+    ):
+        raise AnswerLinkError("not_member", user=user)
+    if meeting.is_cancelled:
+        raise AnswerLinkError("cancelled", user=user, meeting=meeting)
+    if meeting.has_started(now):
+        raise AnswerLinkError("started", user=user, meeting=meeting)
+    current = Answer.objects.filter(meeting=meeting, user=user).first()
+    return AnswerLink(meeting=meeting, user=user, response=response, current=current)
 
 
 # The chair's handover ------------------------------------------------------------------

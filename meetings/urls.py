@@ -11,6 +11,7 @@ urlpatterns = [
     path("<slug:slug>/meetings/new/", views.meeting_create, name="create"),
     path(MEETING, views.meeting_detail, name="detail"),
     path(f"{MEETING}answer/", views.meeting_answer, name="answer"),
+    path(f"{MEETING}answer/<str:token>/", views.answer_link, name="answer_link"),
     path(f"{MEETING}edit/", views.meeting_edit, name="edit"),
     path(f"{MEETING}cancel/", views.meeting_cancel, name="cancel"),
     path(f"{MEETING}invitations/send/", views.invitations_send, name="invitations_send"),

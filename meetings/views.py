@@ -7,6 +7,7 @@ the side chat and the video-call link; other visitors see the meetings' times on
 
 from dataclasses import dataclass
 from functools import wraps
+from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -15,10 +16,11 @@ from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import User
 from communities.http import manager_view, perform, refusal_response, with_community
@@ -245,6 +247,87 @@ def meeting_answer(request, community, membership, meeting_id):
             messages.success(request, _("Your answer is saved."))
             return redirect(_meeting_url(community, meeting))
     return _detail_page(request, community, membership, meeting, answer_form=form, status=400)
+
+
+# Answer links: the invitation's yes / no / maybe, signed in or not ------------------------
+
+# Refusals of a genuine link that no longer works are 410 Gone, as an invitation link's
+# are; a link that never was valid is 400; someone else's, while signed in, 403.
+ANSWER_LINK_STATUS = {"other_user": 403, "not_member": 410, "cancelled": 410, "started": 410}
+
+
+def _as_member(request, member, page):
+    """Render `page()` as the link's member reads the site (language and zone) when the
+    visitor is not signed in; one who is signed in has their own already."""
+    if member is None or request.user.is_authenticated:
+        return page()
+    with translation.override(member.language), timezone.override(ZoneInfo(member.timezone)):
+        response = page()
+    response["Content-Language"] = member.language
+    return response
+
+
+def _answer_link_refused(request, *, code, message, member=None, meeting=None):
+    return _as_member(
+        request,
+        member,
+        lambda: render(
+            request,
+            "meetings/answer_link_refused.html",
+            {"message": message, "meeting": meeting},
+            status=ANSWER_LINK_STATUS.get(code, 400),
+        ),
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def answer_link(request, slug, meeting_id, token):
+    """An invitation's yes / no / maybe link; the signed token is the credential, so no
+    sign-in is needed. Opening it (GET, as mail scanners do) only shows a button; pressing
+    it (POST, with the CSRF cookie's token) saves the answer.
+
+    Refused with a page saying why, changing nothing: 400 for a link that is not ours,
+    is for another meeting or carries no answer; 403 when someone else is signed in; 410
+    once the meeting has started or is cancelled or the member has left; 404 when the
+    meeting is not in the community the address names."""
+    try:
+        link = selectors.answer_link_get(
+            slug=slug, meeting_id=meeting_id, token=token, viewer=request.user
+        )
+    except selectors.MeetingNotFound:
+        raise Http404(_("No such meeting in this community.")) from None
+    except selectors.AnswerLinkError as error:
+        return _answer_link_refused(
+            request,
+            code=error.code,
+            message=error.message,
+            member=error.user,
+            meeting=error.meeting,
+        )
+    context = {"community": link.meeting.community, "meeting": link.meeting, "link": link}
+    if request.method != "POST":
+        return _as_member(
+            request, link.user, lambda: render(request, "meetings/answer_link.html", context)
+        )
+    try:
+        answer = services.answer_set(
+            user=link.user, meeting=link.meeting, response=link.response, note=link.note
+        )
+    except services.MeetingError as error:
+        # Cancelled, started or left between the check and the write.
+        return _answer_link_refused(
+            request,
+            code=error.code,
+            message=error.message,
+            member=link.user,
+            meeting=None if error.code == "not_member" else link.meeting,
+        )
+    return _as_member(
+        request,
+        link.user,
+        lambda: render(request, "meetings/answer_link_saved.html", {**context, "answer": answer}),
+    )
 
 
 @login_required
