@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import services
-from .models import Answer, Attendance, ChairChange, ChairSwap, Meeting, Series
+from .models import Answer, Attendance, ChairChange, ChairSwap, Invitation, Meeting, Series
 
 SERIES_FIELDS = (
     "title",
@@ -19,6 +19,8 @@ SERIES_FIELDS = (
     "timezone",
     "duration_minutes",
     "video_url",
+    "invite_automatically",
+    "invite_days_before",
 )
 
 
@@ -223,3 +225,23 @@ class ChairSwapAdmin(ReadOnlyAdmin):
     list_filter = ("status", "community")
     search_fields = ("proposer__display_name", "partner__display_name")
     list_select_related = ("proposer", "partner", "proposer_meeting", "partner_meeting")
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Who holds which meeting in their calendar: written by the invitation services
+    only (an edit here would desynchronise calendars), so read-only."""
+
+    list_display = ("meeting", "user", "sequence", "withdrawn", "sent_at")
+    list_filter = ("withdrawn", "meeting__community")
+    search_fields = ("user__email", "user__display_name", "meeting__title")
+    list_select_related = ("meeting", "user")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -85,6 +85,7 @@ def test_admin_series_edit_goes_through_the_service(admin_client, series):
         "timezone": series.timezone,
         "duration_minutes": 90,
         "video_url": "",
+        "invite_days_before": 21,
     }
 
     response = admin_client.post(url, data, follow=True)
@@ -104,6 +105,7 @@ def test_admin_series_bad_rule_shows_the_reason_and_changes_nothing(admin_client
         "timezone": series.timezone,
         "duration_minutes": 60,
         "video_url": "",
+        "invite_days_before": 21,
     }
 
     response = admin_client.post(f"/admin/meetings/series/{series.pk}/change/", data)
