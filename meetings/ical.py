@@ -6,7 +6,8 @@ meeting's zone (`TZID`) with a `VTIMEZONE` of one `STANDARD` and one `DAYLIGHT` 
 each with a yearly `RRULE`, made from the zone's current rule (the POSIX string at the end
 of its tz database file) — never lists of `RDATE`s, which Outlook shifts wrongly. When the
 zone's rule cannot be said that way, or says another offset than the tz database for the
-meeting's own times, the times are written in UTC instead, which needs no VTIMEZONE.
+meeting's own times, or a time is the second of a wall-clock time that happens twice (a
+TZID names the first), the times are written in UTC instead, which needs no VTIMEZONE.
 Never a floating time. See `../shared/ICAL.md` for why.
 """
 
@@ -182,7 +183,9 @@ def vtimezone(zone: str) -> Timezone | None:
 
 
 def _says_right(tz: Timezone, zone: str, instants: Iterable[datetime]) -> bool:
-    """Does the VTIMEZONE give the tz database's offset at each instant?"""
+    """Does the wall-clock time written with this VTIMEZONE name each instant? A repeated
+    wall-clock time (when clocks go back) means its first occurrence (RFC 5545 §3.3.5), so
+    an instant in the second one (fold=1) cannot be written with a TZID."""
     try:
         read = tz.to_tz(lookup_tzid=False)  # read the blocks, not the TZID's name
     except Exception:
@@ -190,7 +193,7 @@ def _says_right(tz: Timezone, zone: str, instants: Iterable[datetime]) -> bool:
     real = ZoneInfo(zone)
     for instant in instants:
         local = instant.astimezone(real)
-        if local.replace(tzinfo=read).utcoffset() != local.utcoffset():
+        if local.replace(tzinfo=read, fold=0).utcoffset() != local.utcoffset():
             return False
     return True
 
