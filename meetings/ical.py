@@ -182,13 +182,22 @@ def vtimezone(zone: str) -> Timezone | None:
     return tz
 
 
-def _says_right(tz: Timezone, zone: str, instants: Iterable[datetime]) -> bool:
+@lru_cache(maxsize=256)
+def _reader(zone: str):
+    """The VTIMEZONE of `zone` as a client reads it: its blocks, not the TZID's name."""
+    tz = vtimezone(zone)
+    try:
+        return tz.to_tz(lookup_tzid=False) if tz is not None else None
+    except Exception:
+        return None
+
+
+def _says_right(zone: str, instants: Iterable[datetime]) -> bool:
     """Does the wall-clock time written with this VTIMEZONE name each instant? A repeated
     wall-clock time (when clocks go back) means its first occurrence (RFC 5545 §3.3.5), so
     an instant in the second one (fold=1) cannot be written with a TZID."""
-    try:
-        read = tz.to_tz(lookup_tzid=False)  # read the blocks, not the TZID's name
-    except Exception:
+    read = _reader(zone)
+    if read is None:
         return False
     real = ZoneInfo(zone)
     for instant in instants:
@@ -206,7 +215,7 @@ def _zone_for(events: Iterable[MeetingEvent]) -> dict[str, Timezone | None]:
     chosen = {}
     for zone, instants in by_zone.items():
         tz = vtimezone(zone)
-        chosen[zone] = tz if tz is not None and _says_right(tz, zone, instants) else None
+        chosen[zone] = tz if tz is not None and _says_right(zone, instants) else None
     return chosen
 
 

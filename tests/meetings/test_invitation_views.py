@@ -34,7 +34,7 @@ def _url(name, meeting):
 
 
 def test_manager_sends_from_the_meeting_page_and_sees_the_progress(client, world):
-    community, manager, members, meeting = world
+    _community, manager, _members, meeting = world
     client.force_login(manager)
 
     page = client.get(_url("meetings:detail", meeting)).content.decode()
@@ -51,7 +51,7 @@ def test_manager_sends_from_the_meeting_page_and_sees_the_progress(client, world
 
 
 def test_progress_shows_failures_with_their_reason_and_retry_queues_them(client, world):
-    community, manager, members, meeting = world
+    _community, manager, members, meeting = world
     client.force_login(manager)
     client.post(_url("meetings:invitations_send", meeting))
     Email.objects.filter(to=members[0].email).update(
@@ -70,7 +70,7 @@ def test_progress_shows_failures_with_their_reason_and_retry_queues_them(client,
 
 
 def test_a_member_cannot_send_or_retry_and_nothing_changes(client, world):
-    community, manager, members, meeting = world
+    _community, _manager, members, meeting = world
     client.force_login(members[0])
 
     page = client.get(_url("meetings:detail", meeting)).content.decode()
@@ -81,7 +81,7 @@ def test_a_member_cannot_send_or_retry_and_nothing_changes(client, world):
 
 
 def test_send_is_post_only_and_anonymous_visitors_are_sent_to_sign_in(client, world):
-    community, manager, members, meeting = world
+    _community, manager, _members, meeting = world
     client.force_login(manager)
     assert client.get(_url("meetings:invitations_send", meeting)).status_code == 405
     client.logout()
@@ -91,7 +91,7 @@ def test_send_is_post_only_and_anonymous_visitors_are_sent_to_sign_in(client, wo
 
 
 def test_sending_a_cancelled_meetings_invitations_says_why_and_sends_nothing(client, world):
-    community, manager, members, meeting = world
+    _community, manager, _members, meeting = world
     client.force_login(manager)
     client.post(_url("meetings:cancel", meeting))
 
@@ -102,7 +102,7 @@ def test_sending_a_cancelled_meetings_invitations_says_why_and_sends_nothing(cli
 
 
 def test_a_manager_of_another_community_cannot_send(client, world):
-    community, manager, members, meeting = world
+    _community, _manager, _members, meeting = world
     other = CommunityFactory()
     stranger = MembershipFactory(community=other, role=Role.MANAGER).user
     client.force_login(stranger)
@@ -112,7 +112,7 @@ def test_a_manager_of_another_community_cannot_send(client, world):
 
 
 def test_series_form_turns_on_automatic_invitations(client, world):
-    community, manager, members, meeting = world
+    community, manager, _members, meeting = world
     client.force_login(manager)
     url = reverse(
         "meetings:series_edit", kwargs={"slug": community.slug, "series_id": meeting.series_id}

@@ -74,7 +74,7 @@ def _by_recipient(inbox):
 
 
 def test_invitations_update_and_cancel_reach_each_member_once_with_one_uid(world, smtp_server):
-    community, manager, members, meeting = world
+    _community, manager, members, meeting = world
     active = [manager, *members]
 
     queued = services.invitations_send(actor=manager, meeting=meeting, now=NOW)
@@ -112,7 +112,7 @@ def test_invitations_update_and_cancel_reach_each_member_once_with_one_uid(world
 
 
 def test_invitation_says_the_time_in_the_members_zone_and_language(world, smtp_server):
-    community, manager, members, meeting = world
+    _community, manager, members, meeting = world
     members[0].language, members[0].timezone = "fr", "America/St_Johns"
     members[0].save()
 
@@ -132,7 +132,7 @@ def test_invitation_says_the_time_in_the_members_zone_and_language(world, smtp_s
 
 
 def test_invitation_carries_three_answer_links_and_the_chair(world):
-    community, manager, members, meeting = world
+    _community, manager, members, meeting = world
     services.chair_confirm(actor=manager, meeting=meeting, now=NOW)
     meeting.refresh_from_db()
 
@@ -148,7 +148,7 @@ def test_invitation_carries_three_answer_links_and_the_chair(world):
 
 
 def test_sending_again_queues_nothing_more(world):
-    community, manager, members, meeting = world
+    _community, manager, _members, meeting = world
     services.invitations_send(actor=manager, meeting=meeting, now=NOW)
     count = Email.objects.count()
 
@@ -157,7 +157,7 @@ def test_sending_again_queues_nothing_more(world):
 
 
 def test_a_change_members_do_not_see_sends_no_update(world):
-    community, manager, members, meeting = world
+    _community, manager, _members, meeting = world
     services.invitations_send(actor=manager, meeting=meeting, now=NOW)
     count = Email.objects.count()
 
@@ -167,7 +167,7 @@ def test_a_change_members_do_not_see_sends_no_update(world):
 
 
 def test_only_managers_send_and_a_refusal_changes_nothing(world):
-    community, manager, members, meeting = world
+    _community, _manager, members, meeting = world
     before = db_state(), Email.objects.count()
 
     with pytest.raises(CommunityActionError) as refused:
@@ -179,7 +179,7 @@ def test_only_managers_send_and_a_refusal_changes_nothing(world):
 
 
 def test_a_cancelled_or_started_meeting_sends_no_invitations(world):
-    community, manager, members, meeting = world
+    community, manager, _members, meeting = world
     later = meetings_of(community)[1]
     services.meeting_cancel(actor=manager, meeting=later, now=NOW)
 
@@ -193,7 +193,7 @@ def test_a_cancelled_or_started_meeting_sends_no_invitations(world):
 def test_a_member_who_joins_gets_the_upcoming_invitations_already_sent(
     world_today, django_capture_on_commit_callbacks
 ):
-    community, manager, members, meeting = world_today
+    community, manager, _members, meeting = world_today
     community.join_policy = JoinPolicy.OPEN
     community.save()
     services.invitations_send(actor=manager, meeting=meeting)
@@ -269,7 +269,7 @@ def test_a_removed_member_gets_no_update_of_the_chair_change_their_leaving_cause
 
 
 def test_series_sends_invitations_by_themselves_days_before(world):
-    community, manager, members, meeting = world
+    _community, manager, _members, meeting = world
     series = meeting.series
     services.series_update(
         actor=manager, series=series, invite_automatically=True, invite_days_before=21, now=NOW
@@ -289,7 +289,7 @@ def test_series_sends_invitations_by_themselves_days_before(world):
 
 
 def test_series_refuses_impossible_days_and_changes_nothing(world):
-    community, manager, members, meeting = world
+    _community, manager, _members, meeting = world
     before = db_state()
     for days in (0, 366, -3):
         with pytest.raises(services.MeetingError) as refused:
@@ -301,7 +301,7 @@ def test_series_refuses_impossible_days_and_changes_nothing(world):
 
 
 def test_refused_recipients_are_retried_until_each_has_one_message(world, smtp_server):
-    community, manager, members, meeting = world
+    _community, manager, members, meeting = world
     smtp_server.refused = {members[0].email, members[1].email}
 
     services.invitations_send(actor=manager, meeting=meeting, now=NOW)
@@ -322,7 +322,7 @@ def test_refused_recipients_are_retried_until_each_has_one_message(world, smtp_s
 
 
 def test_failed_emails_show_their_reason_and_a_manager_retries_them(world, smtp_server):
-    community, manager, members, meeting = world
+    _community, manager, members, meeting = world
     services.invitations_send(actor=manager, meeting=meeting, now=NOW)
     Email.objects.filter(to=members[0].email).update(
         state=EmailState.FAILED, last_error="550 5.1.1 No such mailbox here"
@@ -341,7 +341,7 @@ def test_failed_emails_show_their_reason_and_a_manager_retries_them(world, smtp_
 
 
 def test_the_confirmed_chair_gets_the_handover_by_email(world):
-    community, manager, members, meeting = world
+    _community, manager, _members, meeting = world
 
     services.chair_confirm(actor=manager, meeting=meeting, now=NOW)
 
