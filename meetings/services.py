@@ -985,6 +985,7 @@ def _invitations_all(meeting: Meeting, now: datetime) -> int:
     """Invite every active member who does not hold the meeting as it is now."""
     held = {i.user_id: i for i in Invitation.objects.filter(meeting=meeting)}
     members = User.objects.filter(
+        is_active=True,
         memberships__community=meeting.community_id,
         memberships__status=MembershipStatus.ACTIVE,
     ).order_by("pk")

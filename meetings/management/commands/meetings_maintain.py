@@ -6,7 +6,8 @@ from meetings.services import meetings_maintain
 class Command(BaseCommand):
     help = (
         "Keep every meeting series' meetings created to the horizon ahead "
-        "(MEETINGS_HORIZON_MONTHS) and confirm the chairs that are due. Safe to run any "
+        "(MEETINGS_HORIZON_MONTHS), confirm the chairs that are due and queue the "
+        "invitations series send by themselves. Safe to run any "
         "number of times; run it at least daily (see the README)."
     )
 
@@ -15,7 +16,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{result.series} series kept up to date: {result.created} meetings created, "
             f"{result.updated} updated, {result.cancelled} cancelled; "
-            f"{result.chairs_confirmed} chairs confirmed."
+            f"{result.chairs_confirmed} chairs confirmed; "
+            f"{result.invitations_sent} invitations queued."
         )
         if result.failed:
             self.stderr.write(f"{result.failed} series could not be kept up to date (logged).")
