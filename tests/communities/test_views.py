@@ -545,6 +545,11 @@ def _community_data(**changes) -> dict:
 BAD_COMMUNITY_INPUT = [
     pytest.param({"name": ""}, "This field is required.", id="empty-name"),
     pytest.param(
+        {"contact_email": "staff at example"},
+        "Enter a valid email address.",
+        id="bad-contact-address",
+    ),
+    pytest.param(
         {"name": "x" * 121},
         "Ensure this value has at most 120 characters (it has 121).",
         id="name-too-long",
@@ -629,6 +634,21 @@ def test_community_edit_by_manager_saves_changes(client):
     assert response.url == reverse("communities:detail", args=["rural-family"])
     assert community.slug == "rural-family"
     assert community.join_policy == JoinPolicy.REQUEST
+
+
+@pytest.mark.django_db
+def test_community_edit_sets_the_contact_address_invitations_come_from(client):
+    manager = MembershipFactory(role=Role.MANAGER, community__slug="rural-fm")
+    client.force_login(manager.user)
+    page = client.get(reverse("communities:edit", args=["rural-fm"])).content.decode()
+    assert "Contact address" in page
+
+    client.post(
+        reverse("communities:edit", args=["rural-fm"]),
+        _community_data(contact_email="staff@rural.example.ca"),
+    )
+
+    assert Community.objects.get().contact_email == "staff@rural.example.ca"
 
 
 @pytest.mark.django_db

@@ -300,25 +300,54 @@ def test_series_refuses_impossible_days_and_changes_nothing(world):
     assert db_state() == before
 
 
-def test_refused_recipients_are_retried_until_each_has_one_message(world, smtp_server):
+def test_refused_recipients_are_retried_until_each_has_one_message_of_each_kind(world, smtp_server):
+    _community, manager, members, meeting = world
+    everyone = [manager, *members]
+
+    def step(action, refused):
+        """Do `action` while the server refuses `refused` for a while, then send it all."""
+        smtp_server.refused = {user.email for user in refused}
+        action()
+        outbox_send_due()
+        smtp_server.refused = set()
+        _send_all()
+
+    step(
+        lambda: services.invitations_send(actor=manager, meeting=meeting, now=NOW),
+        members[:2],
+    )
+    step(
+        lambda: services.meeting_update(
+            actor=manager, meeting=meeting, duration_minutes=90, now=NOW
+        ),
+        members[1:],
+    )
+    step(lambda: services.meeting_cancel(actor=manager, meeting=meeting, now=NOW), [manager])
+
+    received = _by_recipient(smtp_server)
+    assert sorted(received) == sorted(u.email for u in everyone)
+    for user in everyone:
+        methods = [str(_calendar_of(m)[1]["METHOD"]) for m in received[user.email]]
+        assert sorted(methods) == ["CANCEL", "REQUEST", "REQUEST"], user.email
+    ids = [m["Message-ID"] for messages in received.values() for m in messages]
+    assert len(ids) == len(set(ids)) == 12
+    progress = selectors.meeting_mail_progress(meeting=meeting)
+    assert [(row.kind, row.total, row.sent) for row in progress] == [
+        (MailKind.INVITATION, 4, 4),
+        (MailKind.UPDATE, 4, 4),
+        (MailKind.CANCELLATION, 4, 4),
+    ]
+
+
+def test_a_refusal_shows_as_waiting_until_the_outbox_gives_up(world, smtp_server):
     _community, manager, members, meeting = world
     smtp_server.refused = {members[0].email, members[1].email}
 
     services.invitations_send(actor=manager, meeting=meeting, now=NOW)
     outbox_send_due()
-    progress = {row.kind: row for row in selectors.meeting_mail_progress(meeting=meeting)}
-    row = progress[MailKind.INVITATION]
-    assert (row.total, row.sent) == (4, 2)
-    assert row.waiting == 2 and row.failed == 0  # refused for now: tried again later
 
-    smtp_server.refused = set()
-    _send_all()
-
-    received = _by_recipient(smtp_server)
-    assert sorted(received) == sorted(u.email for u in [manager, *members])
-    assert all(len(messages) == 1 for messages in received.values())
-    ids = {m["Message-ID"] for messages in received.values() for m in messages}
-    assert len(ids) == 4
+    (row,) = selectors.meeting_mail_progress(meeting=meeting)
+    assert (row.total, row.sent, row.waiting, row.failed) == (4, 2, 2, 0)
 
 
 def test_failed_emails_show_their_reason_and_a_manager_retries_them(world, smtp_server):
