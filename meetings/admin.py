@@ -9,7 +9,16 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import services
-from .models import Answer, Attendance, ChairChange, ChairSwap, Invitation, Meeting, Series
+from .models import (
+    Answer,
+    Attendance,
+    CalendarFeed,
+    ChairChange,
+    ChairSwap,
+    Invitation,
+    Meeting,
+    Series,
+)
 
 SERIES_FIELDS = (
     "title",
@@ -245,3 +254,19 @@ class InvitationAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(CalendarFeed)
+class CalendarFeedAdmin(ReadOnlyAdmin):
+    """Members make and reset their addresses on their calendar page. Deleting one here
+    stops its address at once; the member's page then makes a new one."""
+
+    list_display = ("user", "community", "created_at")
+    list_filter = ("community",)
+    search_fields = ("user__display_name", "user__email", "community__name")
+    list_select_related = ("user", "community")
+    fields = ("user", "community", "token", "created_at")
+    readonly_fields = fields
+
+    def has_delete_permission(self, request, obj=None):
+        return admin.ModelAdmin.has_delete_permission(self, request, obj)  # by permission

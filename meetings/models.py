@@ -5,6 +5,7 @@ its rule as RFC 5545 RRULE text with the local start date and time, expanded in
 `meetings.recurrence`.
 """
 
+import secrets
 from datetime import timedelta
 
 from django.conf import settings
@@ -373,3 +374,56 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.meeting} → {self.user}"
+
+
+def feed_token_new() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class CalendarFeed(models.Model):
+    """A member's private subscription address: one community's meetings, or (without a
+    community) those of every community they are an active member of. The token in its
+    address is the only credential calendar apps can send, so it is long and random and
+    a reset replaces it."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="calendar_feeds",
+        verbose_name=_("member"),
+    )
+    community = models.ForeignKey(
+        Community,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("community"),
+        help_text=_("Empty: the meetings of all the member's communities."),
+    )
+    token = models.CharField(
+        _("secret address part"), max_length=64, unique=True, editable=False, default=feed_token_new
+    )
+    created_at = models.DateTimeField(_("created"), default=dj_timezone.now)
+
+    class Meta:
+        verbose_name = _("calendar subscription")
+        verbose_name_plural = _("calendar subscriptions")
+        ordering = ["-created_at"]
+        # Two conditional constraints, not one with nulls_distinct=False: SQLite and
+        # PostgreSQL before 15 cannot enforce that, and a NULL community counts once too.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "community"],
+                condition=Q(community__isnull=False),
+                name="calendar_feed_once_per_community",
+            ),
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=Q(community__isnull=True),
+                name="calendar_feed_once_for_all",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.community or _('all communities')}"

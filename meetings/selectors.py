@@ -2,15 +2,16 @@
 chair's handover. Each runs a fixed number of queries whatever the number of meetings."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import parseaddr
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db.models import Count, Max, Min, Q, QuerySet
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
@@ -23,7 +24,16 @@ from outbox.models import Email
 from . import ical
 from .enums import AttendanceStatus, MailKind, MeetingStatus, Response, SwapStatus
 from .hooks import handover_sections
-from .models import Answer, Attendance, ChairChange, ChairSwap, Invitation, Meeting, Series
+from .models import (
+    Answer,
+    Attendance,
+    CalendarFeed,
+    ChairChange,
+    ChairSwap,
+    Invitation,
+    Meeting,
+    Series,
+)
 from .rota import Candidate, Slot, Turn, reason_words, rota_plan
 from .tokens import AnswerTokenError, answer_token, answer_token_read
 
@@ -527,3 +537,78 @@ def meeting_mail_progress(*, meeting: Meeting) -> list[MailProgress]:
         )
         for kind, states in sorted(counts.items(), key=lambda kv: order.get(kv[0], 99))
     ]
+
+
+# Calendar feeds ------------------------------------------------------------------------
+
+# How far back a feed reaches: last quarter's meetings stay in calendars, older ones go.
+FEED_PAST = timedelta(days=90)
+
+
+def feed_by_token(token: str) -> CalendarFeed | None:
+    """The feed this secret address opens, or None: no such token (a wrong or reset
+    one), its member's account is closed, or they are no longer an active member of the
+    feed's community. The feed answers 404 to all of these, so a stranger learns nothing
+    and a member who left gets nothing more (their calendar app keeps what it had)."""
+    active = Membership.objects.filter(
+        community=OuterRef("community"), user=OuterRef("user"), status=MembershipStatus.ACTIVE
+    )
+    return (
+        CalendarFeed.objects.select_related("user", "community")
+        .filter(token=token, user__is_active=True)
+        .filter(Q(community__isnull=True) | Exists(active))
+        .first()
+    )
+
+
+def feed_meetings(*, feed: CalendarFeed, now: datetime | None = None) -> list[Meeting]:
+    """The feed's meetings that ended at most 90 days ago or are still to come, cancelled
+    ones included (calendars show them as cancelled, and drop them from their own copy
+    only when told): its community's, or, without one, those of every community its member
+    is an active member of. One query whatever the number of meetings."""
+    now = now or timezone.now()
+    communities = Membership.objects.filter(user=feed.user_id, status=MembershipStatus.ACTIVE)
+    if feed.community_id is not None:
+        communities = communities.filter(community=feed.community_id)
+    return list(
+        Meeting.objects.filter(
+            community__in=communities.values("community"), ends_at__gte=now - FEED_PAST
+        )
+        .select_related("community", "chair")
+        .order_by("starts_at", "id")
+    )
+
+
+def feed_name(*, feed: CalendarFeed) -> str:
+    """The calendar's name in the member's language."""
+    with translation.override(feed.user.language):
+        if feed.community is None:
+            return gettext("My meetings")
+        return gettext("%(community)s — meetings") % {"community": feed.community.name}
+
+
+def feed_ics(*, feed: CalendarFeed, now: datetime | None = None) -> bytes:
+    """The feed as iCalendar bytes: the same bytes until one of its meetings changes (or
+    the member's language does), so its hash is a fair ETag."""
+    host = calendar_host()
+    events = [
+        calendar_event(meeting=meeting, reader=feed.user)
+        for meeting in feed_meetings(feed=feed, now=now)
+    ]
+    calendar = ical.feed_calendar(
+        events, host=host, name=feed_name(feed=feed), uid=f"feed-{feed.pk}@{host}"
+    )
+    return ical.serialize(calendar)
+
+
+def meeting_ics(*, meeting: Meeting, reader: User) -> bytes:
+    """One meeting as a calendar to download and open (no METHOD, no ATTENDEE): the same
+    event, with the same UID, as in the feeds and invitations."""
+    host = calendar_host()
+    calendar = ical.feed_calendar(
+        [calendar_event(meeting=meeting, reader=reader)],
+        host=host,
+        name=meeting.title,
+        uid=f"meeting-{meeting.pk}-download@{host}",
+    )
+    return ical.serialize(calendar)

@@ -34,11 +34,13 @@ from .models import (
     MAX_MINUTES,
     Answer,
     Attendance,
+    CalendarFeed,
     ChairChange,
     ChairSwap,
     Invitation,
     Meeting,
     Series,
+    feed_token_new,
 )
 
 logger = logging.getLogger(__name__)
@@ -1082,3 +1084,67 @@ def meeting_emails_retry(*, actor: User, meeting: Meeting) -> int:
     """A manager queues a meeting's failed emails again. Returns how many."""
     manager_require(actor=actor, community=meeting.community)
     return outbox_retry(emails=Email.objects.filter(key=selectors.mail_key(meeting)))
+
+
+# Calendar feeds ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def feed_get_or_create(*, user: User, community: Community | None = None) -> CalendarFeed:
+    """The member's subscription address for `community`'s meetings, or for those of all
+    their communities (`None`); made on first use. For a community, `user` must be one of
+    its active members (else forbidden)."""
+    if community is not None:
+        _active_membership(user=user, community=community)
+    feed, _created = CalendarFeed.objects.get_or_create(user=user, community=community)
+    return feed
+
+
+@transaction.atomic
+def feeds_ensure(*, user: User) -> list[CalendarFeed]:
+    """Every subscription address of the member, made where missing: all their
+    communities' first, then one per community they are an active member of, by name.
+    Only ever adds the member's own rows, so a page may call it on GET. Four queries at
+    most, whatever the number of communities."""
+    communities = list(
+        Community.objects.filter(
+            memberships__user=user, memberships__status=MembershipStatus.ACTIVE
+        ).order_by("name", "pk")
+    )
+
+    def existing() -> dict[int | None, CalendarFeed]:
+        found = CalendarFeed.objects.filter(user=user).filter(
+            Q(community__isnull=True) | Q(community__in=communities)
+        )
+        return {feed.community_id: feed for feed in found}
+
+    feeds = existing()
+    missing = [c for c in [None, *communities] if (c and c.pk) not in feeds]
+    if missing:
+        # A concurrent request may make the same rows: the constraints keep one of each,
+        # and the second read returns those.
+        CalendarFeed.objects.bulk_create(
+            [CalendarFeed(user=user, community=c) for c in missing], ignore_conflicts=True
+        )
+        feeds = existing()
+    ordered = [feeds[None]]
+    for community in communities:
+        feed = feeds[community.pk]
+        feed.community = community  # already read: showing its name costs no query
+        ordered.append(feed)
+    return ordered
+
+
+@transaction.atomic
+def feed_reset(*, user: User, community: Community | None = None) -> CalendarFeed:
+    """A new secret address for the member's feed (made if there was none); the old
+    address stops working at once. For a community, `user` must be one of its active
+    members (else forbidden)."""
+    if community is not None:
+        _active_membership(user=user, community=community)
+    feed = CalendarFeed.objects.select_for_update().filter(user=user, community=community).first()
+    if feed is None:
+        return feed_get_or_create(user=user, community=community)
+    feed.token = feed_token_new()
+    feed.save(update_fields=["token"])
+    return feed

@@ -35,4 +35,11 @@ urlpatterns = [
         )
         for decision in ("accept", "decline", "withdraw")
     ],
+    # Not "calendar/" alone: that is also the address of a community called "calendar".
+    path("calendar/subscriptions/", views.calendar_subscriptions, name="calendar_subscriptions"),
+    path(
+        "calendar/subscriptions/<int:feed_id>/reset/", views.calendar_reset, name="calendar_reset"
+    ),
+    path("calendar/<slug:token>.ics", views.calendar_feed, name="calendar_feed"),
+    path(f"{MEETING}calendar.ics", views.meeting_ics, name="calendar_download"),
 ]

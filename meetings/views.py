@@ -5,6 +5,7 @@ invitation-only one is 404 to others). Members (and site staff) see chairs, who 
 the side chat and the video-call link; other visitors see the meetings' times only.
 """
 
+import hashlib
 from dataclasses import dataclass
 from functools import wraps
 from zoneinfo import ZoneInfo
@@ -13,14 +14,16 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.cache import get_conditional_response, patch_cache_control
+from django.utils.http import content_disposition_header, quote_etag
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.models import User
 from communities.http import manager_view, perform, refusal_response, with_community
@@ -37,7 +40,7 @@ from .forms import (
     SwapForm,
     error_field,
 )
-from .models import ChairSwap, Meeting
+from .models import CalendarFeed, ChairSwap, Meeting
 
 PAST_PER_PAGE = 10
 LOG_PER_PAGE = 25
@@ -730,3 +733,102 @@ def swap_decide(request, community, membership, swap_id, decision):
         action = lambda: services.swap_answer(user=request.user, swap=swap, accept=accept)  # noqa: E731
         success = _("The turns are swapped.") if accept else _("You declined the swap.")
     return _act(request, community, action, success=success, back=_rota_url(community))
+
+
+# Calendars -------------------------------------------------------------------------------
+
+# How long a calendar app (never a shared cache) may keep a feed without asking again;
+# shorter than its REFRESH-INTERVAL, so a change shows at the app's next refresh.
+FEED_MAX_AGE = 15 * 60
+
+
+def _calendar_response(request, content: bytes, *, filename: str, attachment: bool, max_age=0):
+    """An iCalendar document with an ETag (a hash of its bytes): a conditional GET or
+    HEAD with that ETag gets 304 and no body."""
+    response = HttpResponse(content, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(attachment, filename)
+    response["ETag"] = quote_etag(hashlib.sha256(content).hexdigest())
+    patch_cache_control(response, private=True, max_age=max_age)
+    return get_conditional_response(request, etag=response["ETag"], response=response)
+
+
+@require_safe
+def calendar_feed(request, token):
+    """A subscription feed. No sign-in: calendar apps cannot, so the secret token in the
+    address is the credential, and every refusal is the same 404."""
+    feed = selectors.feed_by_token(token)
+    if feed is None:
+        raise Http404(_("No such calendar address. It may have been reset."))
+    return _calendar_response(
+        request,
+        selectors.feed_ics(feed=feed),
+        filename=f"{feed.community.slug if feed.community else 'my-meetings'}.ics",
+        attachment=False,
+        max_age=FEED_MAX_AGE,
+    )
+
+
+@dataclass(frozen=True)
+class FeedAddress:
+    """A feed as its page shows it: the address to paste, and the same as a webcal link."""
+
+    feed: CalendarFeed
+    url: str
+    webcal: str
+
+
+def _address(request, feed) -> FeedAddress:
+    url = request.build_absolute_uri(reverse("meetings:calendar_feed", args=[feed.token]))
+    return FeedAddress(feed, url, "webcal://" + url.split("://", 1)[1])
+
+
+@never_cache  # its addresses are credentials: not kept for the browser's back button
+@login_required
+def calendar_subscriptions(request):
+    """The member's subscription addresses, made on first view: the page is theirs alone
+    and showing it twice makes nothing new."""
+    feeds = services.feeds_ensure(user=request.user)
+    return render(
+        request,
+        "meetings/calendar/subscriptions.html",
+        {"addresses": [_address(request, feed) for feed in feeds]},
+    )
+
+
+@require_POST
+@login_required
+def calendar_reset(request, feed_id):
+    feed = get_object_or_404(
+        CalendarFeed.objects.select_related("community"), pk=feed_id, user=request.user
+    )
+    try:
+        services.feed_reset(user=request.user, community=feed.community)
+    except services.MeetingError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request,
+            _(
+                "This calendar has a new address; the old one no longer works. Subscribe "
+                "again with the new one in your calendar app."
+            ),
+        )
+    return redirect(f"{reverse('meetings:calendar_subscriptions')}#feed-{feed.pk}")
+
+
+@login_required
+@with_community
+def meeting_ics(request, community, membership, meeting_id):
+    """One meeting to add to a calendar by hand; for members and site staff, like the
+    meeting's links (members_view would say "chair rota" when it refuses)."""
+    if not community_can_read(user=request.user, membership=membership):
+        return _refused(
+            request, community, _("Only this community's members can add its meetings.")
+        )
+    meeting = _meeting_or_404(community, meeting_id)
+    return _calendar_response(
+        request,
+        selectors.meeting_ics(meeting=meeting, reader=request.user),
+        filename=f"meeting-{meeting.pk}.ics",
+        attachment=True,
+    )
