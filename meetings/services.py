@@ -965,11 +965,12 @@ def _invitation_queue(meeting: Meeting, user: User, *, kind: str, now: datetime)
     )
 
 
-def _sequence_raise(meeting: Meeting) -> None:
+def _sequence_raise(meeting: Meeting, now: datetime) -> None:
     """A new SEQUENCE without a change others must see: a calendar accepts a message only
     if it is newer than the one it holds (an attendee removed, or invited back)."""
     meeting.sequence += 1
-    meeting.save(update_fields=["sequence"])
+    meeting.updated_at = now
+    meeting.save(update_fields=["sequence", "updated_at"])
 
 
 def _invite(meeting: Meeting, user: User, held: Invitation | None, now: datetime) -> bool:
@@ -978,7 +979,7 @@ def _invite(meeting: Meeting, user: User, held: Invitation | None, now: datetime
     if held is not None and not held.withdrawn:
         return False
     if held is not None:  # invited back after their cancellation: a newer SEQUENCE
-        _sequence_raise(meeting)
+        _sequence_raise(meeting, now)
     _invitation_queue(meeting, user, kind=MailKind.INVITATION, now=now)
     return True
 
@@ -1073,7 +1074,7 @@ def invitations_member_left(*, membership: Membership, now: datetime | None = No
         invitations__user=membership.user, invitations__withdrawn=False
     )
     for meeting in meetings.order_by("starts_at"):
-        _sequence_raise(meeting)
+        _sequence_raise(meeting, now)
         _invitation_queue(meeting, membership.user, kind=MailKind.CANCELLATION, now=now)
         sent += 1
     return sent

@@ -521,6 +521,8 @@ def test_download_gives_a_member_the_meeting_as_an_attachment(client):
     assert _uids(response) == [_uid(meeting)]
     assert b"ATTENDEE" not in response.content
     vobject.readOne(response.content.decode()).validate(raiseException=True)
+    (event,) = IcsCalendarStream.calendar_from_ics(response.content.decode()).events
+    assert event.dtstart == meeting.starts_at
 
 
 def test_download_is_linked_from_the_meeting_page_for_members_only(client):

@@ -5,7 +5,9 @@ from datetime import timedelta
 from email import message_from_bytes, policy
 
 import pytest
+import vobject
 from django.utils import timezone
+from ical.calendar_stream import IcsCalendarStream
 from icalendar import Calendar
 
 from communities import services as community_services
@@ -61,9 +63,15 @@ def _parsed(inbox):
 
 
 def _calendar_of(message):
+    """The message's calendar part, and its calendar, read strictly by three parsers."""
     parts = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
     assert len(parts) == 1
-    return parts[0], Calendar.from_ical(parts[0].get_content())
+    text = parts[0].get_content()
+    vobject.readOne(text).validate(raiseException=True)
+    assert len(IcsCalendarStream.calendar_from_ics(text).events) == 1
+    calendar = Calendar.from_ical(text)
+    assert calendar.errors == [] and calendar.get_missing_tzids() == set()
+    return parts[0], calendar
 
 
 def _by_recipient(inbox):
