@@ -402,26 +402,14 @@ def meeting_cancel(request, community, membership, meeting_id):
     )
 
 
-@require_POST
-@login_required
-@manager_view
-def invitations_send(request, community, membership, meeting_id):
+def _emails_act(request, community, meeting_id, service, *, none: str, counted):
+    """Call an email service of a meeting that returns how many it queued; say so."""
     meeting = _meeting_or_404(community, meeting_id)
-
-    def said(count):
-        if not count:
-            return _("Every member has this meeting's invitation already.")
-        return ngettext(
-            "The invitation is on its way to %(count)d member.",
-            "The invitations are on their way to %(count)d members.",
-            count,
-        ) % {"count": count}
-
     return _act(
         request,
         community,
-        lambda: services.invitations_send(actor=request.user, meeting=meeting),
-        success=said,
+        lambda: service(actor=request.user, meeting=meeting),
+        success=lambda count: counted(count) % {"count": count} if count else none,
         back=_meeting_url(community, meeting) + "#emails-heading",
     )
 
@@ -429,24 +417,36 @@ def invitations_send(request, community, membership, meeting_id):
 @require_POST
 @login_required
 @manager_view
-def emails_retry(request, community, membership, meeting_id):
-    meeting = _meeting_or_404(community, meeting_id)
+def invitations_send(request, community, membership, meeting_id):
+    return _emails_act(
+        request,
+        community,
+        meeting_id,
+        services.invitations_send,
+        none=_("Every member has this meeting's invitation already."),
+        counted=lambda count: ngettext(
+            "The invitation is on its way to %(count)d member.",
+            "The invitations are on their way to %(count)d members.",
+            count,
+        ),
+    )
 
-    def said(count):
-        if not count:
-            return _("No email about this meeting has failed.")
-        return ngettext(
+
+@require_POST
+@login_required
+@manager_view
+def emails_retry(request, community, membership, meeting_id):
+    return _emails_act(
+        request,
+        community,
+        meeting_id,
+        services.meeting_emails_retry,
+        none=_("No email about this meeting has failed."),
+        counted=lambda count: ngettext(
             "%(count)d email will be tried again now.",
             "%(count)d emails will be tried again now.",
             count,
-        ) % {"count": count}
-
-    return _act(
-        request,
-        community,
-        lambda: services.meeting_emails_retry(actor=request.user, meeting=meeting),
-        success=said,
-        back=_meeting_url(community, meeting) + "#emails-heading",
+        ),
     )
 
 

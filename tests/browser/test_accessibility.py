@@ -5,7 +5,6 @@ import secrets
 from datetime import time, timedelta
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -16,8 +15,8 @@ from meetings.models import ChairSwap, Meeting
 from rooms.enums import RoomKind
 from rooms.models import Report, Room
 from rooms.services import room_create
+from tests.browser.pages import blocking_violations, sign_in
 from tests.factories import (
-    PASSWORD,
     CommunityFactory,
     InvitationFactory,
     MembershipFactory,
@@ -27,25 +26,6 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.browser
-
-BLOCKING = {"serious", "critical"}
-
-
-def _blocking_violations(page) -> list[str]:
-    results = Axe().run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {[node['html'] for node in v['nodes']]}"
-        for v in results.response["violations"]
-        if v["impact"] in BLOCKING
-    ]
-
-
-def _sign_in(page, base: str, user, next_url: str) -> None:
-    page.goto(f"{base}{reverse('login')}?next={next_url}")
-    page.locator("input[name=username]").fill(user.email)
-    page.locator("input[name=password]").fill(PASSWORD)
-    page.locator("input[name=password]").press("Enter")
-    expect(page).to_have_url(base + next_url)
 
 
 def _community_with_history():
@@ -82,30 +62,30 @@ def _community_with_history():
 def test_room_page_has_no_serious_violations(daphne_server, page):
     _community, _room, manager = _community_with_history()
 
-    _sign_in(page, daphne_server, manager, reverse("rooms:room", kwargs={"slug": "rural"}))
+    sign_in(page, daphne_server, manager, reverse("rooms:room", kwargs={"slug": "rural"}))
     expect(page.locator("[data-connection]")).to_have_text("Connected.")
     expect(page.locator("[data-messages] li[data-seq]")).to_have_count(4)
     expect(page.locator("[data-messages] li.day")).to_have_count(3)
     expect(page.locator("[data-online] li")).to_have_count(1)
 
-    assert _blocking_violations(page) == []
+    assert blocking_violations(page) == []
 
 
 def test_moderation_page_has_no_serious_violations(daphne_server, page):
     _community, _room, manager = _community_with_history()
 
-    _sign_in(page, daphne_server, manager, reverse("rooms:moderation", kwargs={"slug": "rural"}))
+    sign_in(page, daphne_server, manager, reverse("rooms:moderation", kwargs={"slug": "rural"}))
     expect(page.get_by_text("Off topic")).to_be_visible()
 
-    assert _blocking_violations(page) == []
+    assert blocking_violations(page) == []
 
 
 def test_community_page_for_its_manager_has_no_serious_violations(daphne_server, page):
     _community, _room, manager = _community_with_history()
 
-    _sign_in(page, daphne_server, manager, reverse("communities:detail", kwargs={"slug": "rural"}))
+    sign_in(page, daphne_server, manager, reverse("communities:detail", kwargs={"slug": "rural"}))
 
-    assert _blocking_violations(page) == []
+    assert blocking_violations(page) == []
 
 
 def test_community_page_for_a_visitor_has_no_serious_violations(daphne_server, page):
@@ -113,16 +93,16 @@ def test_community_page_for_a_visitor_has_no_serious_violations(daphne_server, p
 
     page.goto(daphne_server + reverse("communities:detail", kwargs={"slug": "rural"}))
 
-    assert _blocking_violations(page) == []
+    assert blocking_violations(page) == []
 
 
 def test_home_page_signed_in_has_no_serious_violations(daphne_server, page):
     _community, _room, manager = _community_with_history()
     CommunityFactory(name="Palliative Care")
 
-    _sign_in(page, daphne_server, manager, "/")
+    sign_in(page, daphne_server, manager, "/")
 
-    assert _blocking_violations(page) == []
+    assert blocking_violations(page) == []
 
 
 @pytest.mark.parametrize("url_name", ["home", "login", "accounts:sign_up"])
@@ -131,7 +111,7 @@ def test_public_page_has_no_serious_violations(daphne_server, page, url_name):
 
     page.goto(daphne_server + reverse(url_name))
 
-    assert _blocking_violations(page) == []
+    assert blocking_violations(page) == []
 
 
 def test_sign_up_page_with_errors_has_no_serious_violations(daphne_server, page):
@@ -141,7 +121,7 @@ def test_sign_up_page_with_errors_has_no_serious_violations(daphne_server, page)
     page.get_by_role("button", name="Create my account").click()
     expect(page.locator(".has-errors").first).to_be_visible()
 
-    assert _blocking_violations(page) == []
+    assert blocking_violations(page) == []
 
 
 # The meeting pages
@@ -253,9 +233,9 @@ def _meeting_pages(upcoming, held):
 def test_meeting_page_for_a_manager_has_no_serious_violations(daphne_server, page, name):
     _community, manager, _members, upcoming, held = _community_with_meetings()
 
-    _sign_in(page, daphne_server, manager, _meeting_pages(upcoming, held)[name])
+    sign_in(page, daphne_server, manager, _meeting_pages(upcoming, held)[name])
 
-    assert _blocking_violations(page) == []
+    assert blocking_violations(page) == []
     assert _keyboard_problems(page) == []
 
 
@@ -266,25 +246,25 @@ def test_meeting_page_for_a_member_has_no_serious_violations(daphne_server, page
     member = ChairSwap.objects.get().proposer
     assert member in members
 
-    _sign_in(page, daphne_server, member, _meeting_pages(upcoming, held)[name])
+    sign_in(page, daphne_server, member, _meeting_pages(upcoming, held)[name])
 
-    assert _blocking_violations(page) == []
+    assert blocking_violations(page) == []
     assert _keyboard_problems(page) == []
 
 
 def test_series_form_with_preview_and_with_errors_has_no_serious_violations(daphne_server, page):
     _community, manager, _members, upcoming, held = _community_with_meetings()
-    _sign_in(page, daphne_server, manager, _meeting_pages(upcoming, held)["series_create"])
+    sign_in(page, daphne_server, manager, _meeting_pages(upcoming, held)["series_create"])
     page.get_by_label("Title:", exact=True).fill("Weekly huddle")
     page.get_by_label("First date:", exact=True).fill(timezone.localdate().isoformat())
     page.get_by_label("Local start time:", exact=True).fill("09:00")
 
     page.get_by_role("button", name="Preview the dates").click()
     expect(page.locator(".preview tbody tr")).to_have_count(3)
-    assert _blocking_violations(page) == []
+    assert blocking_violations(page) == []
 
     page.get_by_label("Length in minutes:", exact=True).fill("0")
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.locator(".has-errors")).to_have_count(1)
-    assert _blocking_violations(page) == []
+    assert blocking_violations(page) == []
     assert _keyboard_problems(page) == []

@@ -6,7 +6,6 @@ page has no serious accessibility violation."""
 from datetime import time, timedelta
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -14,29 +13,12 @@ from playwright.sync_api import expect
 from communities.enums import JoinPolicy
 from meetings import selectors, services
 from meetings.models import CalendarFeed
-from tests.factories import PASSWORD, CommunityFactory, MembershipFactory, UserFactory
+from tests.browser.pages import blocking_violations, sign_in
+from tests.factories import CommunityFactory, MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.browser
 
-BLOCKING = {"serious", "critical"}
 ADDRESS_LABEL = "Address of the calendar of Cardiology Nurses"
-
-
-def _sign_in(page, base: str, user, next_url: str) -> None:
-    page.goto(f"{base}{reverse('login')}?next={next_url}")
-    page.locator("input[name=username]").fill(user.email)
-    page.locator("input[name=password]").fill(PASSWORD)
-    page.locator("input[name=password]").press("Enter")
-    expect(page).to_have_url(base + next_url)
-
-
-def _blocking_violations(page) -> list[str]:
-    results = Axe().run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {[node['html'] for node in v['nodes']]}"
-        for v in results.response["violations"]
-        if v["impact"] in BLOCKING
-    ]
 
 
 def _unlabelled_fields(page) -> list[str]:
@@ -75,13 +57,13 @@ def test_member_subscribes_fetches_the_feed_and_resets_it_by_keyboard(daphne_ser
     try:
         context.set_default_timeout(10_000)
         page = context.new_page()
-        _sign_in(page, base, member, reverse("meetings:list", args=["cardio"]))
+        sign_in(page, base, member, reverse("meetings:list", args=["cardio"]))
 
-        assert _blocking_violations(page) == []  # the meetings page, with its new link
+        assert blocking_violations(page) == []  # the meetings page, with its new link
         page.get_by_role("link", name="Add these meetings to your calendar app").click()
         expect(page).to_have_url(base + reverse("meetings:calendar_subscriptions"))
         expect(page.get_by_role("heading", level=1)).to_have_text("Calendar subscriptions")
-        assert _blocking_violations(page) == []
+        assert blocking_violations(page) == []
         assert _unlabelled_fields(page) == []
 
         address = page.get_by_label(ADDRESS_LABEL, exact=True)
@@ -131,9 +113,9 @@ def test_member_subscribes_fetches_the_feed_and_resets_it_by_keyboard(daphne_ser
 
 def test_member_downloads_a_meeting_from_its_page(daphne_server, page):
     _community, member, meeting = _community_with_a_meeting()
-    _sign_in(page, daphne_server, member, reverse("meetings:detail", args=["cardio", meeting.pk]))
+    sign_in(page, daphne_server, member, reverse("meetings:detail", args=["cardio", meeting.pk]))
 
-    assert _blocking_violations(page) == []
+    assert blocking_violations(page) == []
     with page.expect_download() as downloading:
         page.get_by_role("link", name="Add to my calendar (.ics)").click()
     download = downloading.value

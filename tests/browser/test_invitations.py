@@ -7,7 +7,6 @@ from datetime import time, timedelta
 from email import message_from_bytes, policy
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -16,19 +15,12 @@ from communities.enums import JoinPolicy, Role
 from meetings import services
 from outbox.enums import EmailState
 from outbox.models import Email
+from tests.browser.pages import blocking_violations, sign_in
 from tests.conftest import database_url_for_tests, run_daphne
-from tests.factories import PASSWORD, CommunityFactory, MembershipFactory, UserFactory
+from tests.factories import CommunityFactory, MembershipFactory, UserFactory
 from tests.mail import Inbox, smtp_serving
 
 pytestmark = pytest.mark.browser
-
-
-def _sign_in(page, base: str, user, next_url: str) -> None:
-    page.goto(f"{base}{reverse('login')}?next={next_url}")
-    page.locator("input[name=username]").fill(user.email)
-    page.locator("input[name=password]").fill(PASSWORD)
-    page.locator("input[name=password]").press("Enter")
-    expect(page).to_have_url(base + next_url)
 
 
 @pytest.fixture
@@ -76,7 +68,7 @@ def test_manager_sends_invitations_sees_progress_and_retries_a_failure(mail_and_
     context.set_default_timeout(10_000)
     try:
         page = context.new_page()
-        _sign_in(page, base, manager, detail)
+        sign_in(page, base, manager, detail)
         expect(page.get_by_text("No invitation sent yet.")).to_be_visible()
 
         # With the keyboard: focus the button, press Enter.
@@ -100,13 +92,7 @@ def test_manager_sends_invitations_sees_progress_and_retries_a_failure(mail_and_
         page.goto(base + detail)
         expect(progress).to_contain_text("sent 3 of 4, 1 failed")
         expect(progress).to_contain_text("550 5.1.1 No such mailbox here")
-        results = Axe().run(page)
-        blocking = [
-            v["id"]
-            for v in results.response["violations"]
-            if v["impact"] in {"serious", "critical"}
-        ]
-        assert blocking == []
+        assert blocking_violations(page) == []
         page.get_by_role("button", name="Try the failed email again").click()
         expect(page.locator(".messages")).to_contain_text("1 email will be tried again now.")
         expect(progress).to_contain_text("sent 4 of 4")

@@ -14,6 +14,20 @@ from tests.factories import CommunityFactory, MembershipFactory, UserFactory
 # A Monday; the series below starts on the second Tuesday of January (the 13th).
 NOW = datetime(2026, 1, 5, 12, tzinfo=UTC)
 SECOND_TUESDAY = "FREQ=MONTHLY;BYDAY=2TU"
+SECOND_TUESDAYS_2026 = [
+    date(2026, 1, 13),
+    date(2026, 2, 10),
+    date(2026, 3, 10),
+    date(2026, 4, 14),
+    date(2026, 5, 12),
+    date(2026, 6, 9),
+    date(2026, 7, 14),
+    date(2026, 8, 11),
+    date(2026, 9, 8),
+    date(2026, 10, 13),
+    date(2026, 11, 10),
+    date(2026, 12, 8),
+]
 
 
 def community_with(

@@ -25,6 +25,7 @@ from ical.timezone import IcsTimezoneInfo
 
 from meetings import ical
 from meetings.ical import CANCEL, REQUEST, MeetingEvent, Person
+from tests.meetings.helpers import SECOND_TUESDAYS_2026
 
 HOST = "meet.example.org"
 ORGANIZER = Person("chair@example.org", "Élodie Lefèvre")
@@ -46,20 +47,6 @@ CASABLANCA = "Africa/Casablanca"
 ZONES = [VANCOUVER, ST_JOHNS, REGINA, PARIS, LORD_HOWE, CASABLANCA]
 DST_ZONES = {VANCOUVER, ST_JOHNS, PARIS, LORD_HOWE}  # Casablanca's POSIX rule has no DST
 
-SECOND_TUESDAYS_2026 = [
-    date(2026, 1, 13),
-    date(2026, 2, 10),
-    date(2026, 3, 10),
-    date(2026, 4, 14),
-    date(2026, 5, 12),
-    date(2026, 6, 9),
-    date(2026, 7, 14),
-    date(2026, 8, 11),
-    date(2026, 9, 8),
-    date(2026, 10, 13),
-    date(2026, 11, 10),
-    date(2026, 12, 8),
-]
 # Per zone: its usual offset, the other one, and the months whose second Tuesday has the other.
 MONTHLY_OFFSETS = {
     VANCOUVER: (-8 * H, -7 * H, range(3, 11)),

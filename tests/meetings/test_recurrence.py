@@ -9,22 +9,9 @@ import pytest
 
 from meetings import recurrence
 from meetings.recurrence import RecurrenceError, RuleChoice
+from tests.meetings.helpers import SECOND_TUESDAYS_2026
 
 JAN_1 = datetime(2026, 1, 1, tzinfo=UTC)
-SECOND_TUESDAYS_2026 = [
-    date(2026, 1, 13),
-    date(2026, 2, 10),
-    date(2026, 3, 10),
-    date(2026, 4, 14),
-    date(2026, 5, 12),
-    date(2026, 6, 9),
-    date(2026, 7, 14),
-    date(2026, 8, 11),
-    date(2026, 9, 8),
-    date(2026, 10, 13),
-    date(2026, 11, 10),
-    date(2026, 12, 8),
-]
 H = timedelta(hours=1)
 M30 = timedelta(minutes=30)
 

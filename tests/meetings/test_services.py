@@ -20,6 +20,7 @@ from tests.factories import CommunityFactory, MembershipFactory, UserFactory
 from .helpers import (
     NOW,
     SECOND_TUESDAY,
+    SECOND_TUESDAYS_2026,
     community_with,
     db_state,
     local,
@@ -87,20 +88,7 @@ def test_series_create_makes_a_years_meetings_with_side_chats_and_the_communitys
     )
     assert series.created_by == manager
     meetings = meetings_of(series)
-    assert [m.occurrence_date for m in meetings] == [
-        date(2026, 1, 13),
-        date(2026, 2, 10),
-        date(2026, 3, 10),
-        date(2026, 4, 14),
-        date(2026, 5, 12),
-        date(2026, 6, 9),
-        date(2026, 7, 14),
-        date(2026, 8, 11),
-        date(2026, 9, 8),
-        date(2026, 10, 13),
-        date(2026, 11, 10),
-        date(2026, 12, 8),
-    ]
+    assert [m.occurrence_date for m in meetings] == SECOND_TUESDAYS_2026
     assert {local(m.starts_at, VANCOUVER).time() for m in meetings} == {time(12)}
     assert [m.starts_at for m in meetings[:3]] == [
         utc(2026, 1, 13, 20),
