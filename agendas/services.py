@@ -1,2 +1,311 @@
 """Every write of the agendas: the standing template, each meeting's agenda, topics for
 future meetings, and the live run."""
+
+import logging
+from dataclasses import asdict
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+from communities.enums import MembershipStatus
+from communities.models import Membership
+from communities.selectors import community_can_manage
+from communities.services import CommunityActionError
+from live.events import event_send_on_commit, frame_event
+from meetings.models import Meeting
+
+from . import run as rules
+from . import selectors
+from .enums import RunStatus
+from .models import AgendaItem, Run, RunLogEntry, Turn
+
+# The live run ----------------------------------------------------------------------------
+#
+# One row of state per meeting (`Run`). Every move — a chair's command, the timer, who is
+# present — is one conditional update `… WHERE version = <seen>` that raises `version` by
+# one: of two concurrent moves exactly one wins; the loser re-reads. After the commit the
+# whole state goes to every socket of the meeting (`meeting.state`); an event is never the
+# state, so a client that missed one is whole again with the next.
+
+logger = logging.getLogger(__name__)
+
+# Commands whose meaning is "this turn": when another move won the race and the turn is
+# no longer the one the command was for, it is done (the winner moved on), not repeated.
+TURN_COMMANDS = {"turn.next", "turn.pass", "turn.extend", "turn.pause", "turn.resume"}
+ATTEMPTS = 3
+
+
+class RunError(CommunityActionError):
+    """A refused command: `code` for the socket's `error` frame, `message` for people."""
+
+
+def run_get(*, meeting: Meeting) -> Run:
+    """The meeting's run row (made, scheduled, on first use)."""
+    run, _created = Run.objects.get_or_create(meeting=meeting)
+    return run
+
+
+def _state(run: Run) -> rules.State:
+    return rules.State(
+        status=run.status,
+        current_item=run.current_item_id,
+        queue=tuple(run.queue),
+        done=tuple(run.done),
+        passed=tuple(run.passed),
+        speaker=run.speaker_id,
+        turn_started_at=run.turn_started_at,
+        turn_ends_at=run.turn_ends_at,
+        turn_paused_ms=run.turn_paused_ms,
+        turn_extensions=run.turn_extensions,
+        handed_over=run.handed_over,
+        started_at=run.started_at,
+        ended_at=run.ended_at,
+    )
+
+
+def _fields(state: rules.State) -> dict:
+    values = asdict(state)
+    return {
+        "status": values["status"],
+        "current_item_id": values["current_item"],
+        "queue": list(values["queue"]),
+        "done": list(values["done"]),
+        "passed": list(values["passed"]),
+        "speaker_id": values["speaker"],
+        "turn_started_at": values["turn_started_at"],
+        "turn_ends_at": values["turn_ends_at"],
+        "turn_paused_ms": values["turn_paused_ms"],
+        "turn_extensions": values["turn_extensions"],
+        "handed_over": values["handed_over"],
+        "started_at": values["started_at"],
+        "ended_at": values["ended_at"],
+    }
+
+
+def _context(meeting: Meeting, run: Run) -> rules.Context:
+    items = [
+        rules.Item(id=item.pk, kind=item.kind) for item in selectors.run_items(meeting=meeting)
+    ]
+    members = dict(
+        Membership.objects.filter(community=meeting.community_id, status=MembershipStatus.ACTIVE)
+        .values_list("user_id", "user__display_name")
+        .order_by("user_id")
+    )
+    return rules.Context(
+        items=items,
+        present=[u for u in run.present if u in members],
+        members=members,
+        turn_seconds=selectors.turn_seconds(community=meeting.community),
+        planned_end=meeting.ends_at,
+        cancelled=meeting.is_cancelled,
+    )
+
+
+def _publish(meeting_id: int) -> None:
+    """After the commit: the whole state, read then, to every socket of the meeting."""
+
+    def send():
+        frame = selectors.run_state(meeting_id=meeting_id)
+        if frame is not None:
+            group = selectors.meeting_group(meeting_id)
+            event_send_on_commit(group, frame_event(group, frame))
+
+    transaction.on_commit(send)
+
+
+def _write(
+    run: Run,
+    outcome: rules.Outcome,
+    *,
+    now: datetime,
+    command: str,
+    actor: User | None,
+    data: dict,
+    extra: dict | None = None,
+) -> bool:
+    """Write `outcome` if the run is still at the version read (and `extra` holds); the
+    items' times, the turns and the log with it. False when another move won."""
+    changes = _fields(outcome.state)
+    if (changes["speaker_id"], changes["turn_ends_at"]) != (run.speaker_id, run.turn_ends_at):
+        changes["turn_warned"] = False  # a new deadline: its own warning
+    with transaction.atomic():
+        won = (
+            Run.objects.filter(pk=run.pk, version=run.version, **(extra or {})).update(
+                version=F("version") + 1, updated_at=now, **changes
+            )
+            == 1
+        )
+        if not won:
+            return False
+        version = run.version + 1
+        if outcome.items_ended:
+            AgendaItem.objects.filter(pk__in=outcome.items_ended).update(ended_at=now)
+        if outcome.items_started:
+            AgendaItem.objects.filter(pk__in=outcome.items_started, started_at=None).update(
+                started_at=now
+            )
+            AgendaItem.objects.filter(pk__in=outcome.items_started).update(ended_at=None)
+        if outcome.turn_ended is not None:
+            user_id, passed = outcome.turn_ended
+            Turn.objects.filter(run=run, user_id=user_id, ended_at=None).update(
+                ended_at=now, passed=passed
+            )
+        if outcome.turn_started is not None:
+            Turn.objects.create(run=run, user_id=outcome.turn_started, started_at=now)
+        RunLogEntry.objects.create(
+            run=run, version=version, at=now, command=command, actor=actor, data=data
+        )
+        _publish(run.meeting_id)
+    return True
+
+
+def _may(meeting: Meeting, run: Run, user: User, now: datetime) -> bool:
+    membership = Membership.objects.filter(community=meeting.community_id, user=user).first()
+    return rules.may_command(
+        user_id=user.pk,
+        chair_id=meeting.chair_id,
+        backup_id=meeting.backup_id,
+        is_manager=community_can_manage(user=user, membership=membership),
+        state=_state(run),
+        chair_away_since=run.chair_away_since,
+        now=now,
+    )
+
+
+def run_command(
+    *, actor: User, meeting: Meeting, command: str, args: dict | None = None, now=None
+) -> Run:
+    """A chair's command: refused (RunError, nothing changed) unless `actor` may run the
+    meeting and the command fits its state; else written as one move. Returns the run."""
+    now = now or timezone.now()
+    args = args if isinstance(args, dict) else {}
+    if command not in rules.CHAIR_COMMANDS:
+        raise RunError(_("Unknown command."), code="unknown_type")
+    meeting = Meeting.objects.select_related("community").get(pk=meeting.pk)
+    first = None
+    for _attempt in range(ATTEMPTS):
+        run = run_get(meeting=meeting)
+        if not _may(meeting, run, actor, now):
+            raise RunError(
+                _(
+                    "Only the meeting's chair, its backup once handed over, or a manager "
+                    "can do that."
+                ),
+                code="forbidden",
+                forbidden=True,
+            )
+        if first is None:
+            first = run
+        elif command in TURN_COMMANDS and (run.speaker_id, run.turn_started_at) != (
+            first.speaker_id,
+            first.turn_started_at,
+        ):
+            return run  # the turn it was for is over: another move did it
+        try:
+            outcome = rules.apply(_state(run), command, args, _context(meeting, run), now=now)
+        except rules.Refused as refused:
+            raise RunError(refused.message, code=refused.code) from None
+        data = {"args": args} if args else {}
+        if _write(run, outcome, now=now, command=command, actor=actor, data=data):
+            return Run.objects.get(pk=run.pk)
+    raise RunError(_("The meeting changed meanwhile; try again."), code="conflict")
+
+
+def run_expire(*, meeting_id: int, now=None) -> bool:
+    """The timer: if the speaker's turn has run out, the next one speaks — exactly once,
+    whichever processes (and chairs pressing "next") try at the same moment."""
+    now = now or timezone.now()
+    run = Run.objects.select_related("meeting__community").filter(meeting_id=meeting_id).first()
+    if run is None:
+        return False
+    outcome = rules.expire(_state(run), _context(run.meeting, run), now=now)
+    if outcome is None:
+        return False
+    return _write(
+        run,
+        outcome,
+        now=now,
+        command="turn.expire",
+        actor=None,
+        data={"speaker": run.speaker_id},
+        extra={"turn_ends_at__lte": now, "speaker_id": run.speaker_id},
+    )
+
+
+def run_warn(*, meeting_id: int, now=None) -> bool:
+    """Ten seconds before a turn ends: `turn.warning` once (the process that marks the
+    turn warned sends it). Not a change of state: the version stays."""
+    now = now or timezone.now()
+    run = Run.objects.filter(meeting_id=meeting_id).first()
+    if run is None or run.turn_warned or not rules.warning_due(_state(run), now=now):
+        return False
+    won = Run.objects.filter(
+        pk=run.pk,
+        speaker_id=run.speaker_id,
+        turn_ends_at=run.turn_ends_at,
+        turn_warned=False,
+    ).update(turn_warned=True)
+    if won:
+        group = selectors.meeting_group(meeting_id)
+        frame = {
+            "type": "turn.warning",
+            "speaker": run.speaker_id,
+            "turn_ends_at": selectors.iso(run.turn_ends_at),
+            "server_time": selectors.iso(now),
+        }
+        event_send_on_commit(group, frame_event(group, frame))
+    return bool(won)
+
+
+def run_presence_set(*, meeting_id: int, present: list[int], now=None) -> bool:
+    """Who has a socket open on the meeting (user ids, from every process): a change is a
+    move like any other (the version rises). Notes since when the chair is away."""
+    now = now or timezone.now()
+    present = sorted(set(present))
+    for _attempt in range(ATTEMPTS):
+        run, _created = Run.objects.select_related("meeting").get_or_create(meeting_id=meeting_id)
+        chair_id = run.meeting.chair_id
+        away = None
+        if chair_id is not None and chair_id not in present:
+            away = run.chair_away_since or now
+        if sorted(run.present) == present and run.chair_away_since == away:
+            return False
+        with transaction.atomic():
+            won = Run.objects.filter(pk=run.pk, version=run.version).update(
+                version=F("version") + 1, present=present, chair_away_since=away, updated_at=now
+            )
+            if won:
+                RunLogEntry.objects.create(
+                    run=run,
+                    version=run.version + 1,
+                    at=now,
+                    command="presence",
+                    data={"present": present},
+                )
+                _publish(meeting_id)
+                return True
+    return False
+
+
+def runs_end_overdue(*, now=None) -> int:
+    """The periodic work: a run left live ends by itself AGENDAS_END_AFTER_HOURS (2) after
+    its meeting's planned end, so its minutes still come. Safe to repeat."""
+    now = now or timezone.now()
+    after = timedelta(hours=getattr(settings, "AGENDAS_END_AFTER_HOURS", 2))
+    ended = 0
+    for run in Run.objects.select_related("meeting").filter(
+        status=RunStatus.LIVE, meeting__ends_at__lte=now - after
+    ):
+        outcome = rules.end_overdue(
+            _state(run), planned_end=run.meeting.ends_at, after=after, now=now
+        )
+        if outcome is not None and _write(
+            run, outcome, now=now, command="meeting.end", actor=None, data={"by": "timer"}
+        ):
+            ended += 1
+    return ended
