@@ -1,5 +1,32 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+def meetings_beat(connections: dict[str, tuple[str, int]]) -> dict:
+    """The heartbeat of this process's meeting sockets: presence refreshed (and the dead
+    processes' sockets dropped), and a `heartbeat` with the run's version and the clock."""
+    from live.clock import server_time
+    from live.registry import Beat, group_id
+
+    from . import selectors, services
+
+    by_connection = {cid: (group_id(group), user) for cid, (group, user) in connections.items()}
+    meeting_ids = services.connections_beat(connections=by_connection)
+    versions = selectors.run_versions(meeting_ids=meeting_ids)
+    now = server_time()
+    return {
+        selectors.meeting_group(meeting_id): Beat(
+            frame={"type": "heartbeat", "version": versions.get(meeting_id, 0), "server_time": now}
+        )
+        for meeting_id in meeting_ids
+    }
 
 
 class AgendasConfig(AppConfig):
     name = "agendas"
+    verbose_name = _("Agendas")
+
+    def ready(self) -> None:
+        from live.registry import GroupKind, live_group_register
+
+        live_group_register(GroupKind("meeting", beat=meetings_beat))

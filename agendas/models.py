@@ -256,3 +256,20 @@ class RunLogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id} v{self.version} {self.command}"
+
+
+class Connection(models.Model):
+    """One open socket on a meeting, refreshed by its process's heartbeat: who is present,
+    seen by every process (a socket whose process died drops out after
+    PRESENCE_TIMEOUT_SECONDS)."""
+
+    meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    connection_id = models.CharField(max_length=200, unique=True)
+    last_seen = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["meeting", "last_seen"], name="agendas_conn_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} on {self.meeting_id}"

@@ -21,11 +21,13 @@ WARNING_SECONDS = 10
 BACKUP_AFTER = timedelta(seconds=30)  # the chair gone this long: the backup may act
 
 
-class Refused(Exception):
-    def __init__(self, message, *, code: str):
+class CommandError(Exception):
+    """A refused command: `code` is stable (docs/protocol.md), `message` is for people."""
+
+    def __init__(self, code: str, message):
         super().__init__(str(message))
-        self.message = message
         self.code = code
+        self.message = message
 
 
 @dataclass(frozen=True)
@@ -119,9 +121,9 @@ def may_command(
 
 def _live(state: State) -> None:
     if state.status == RunStatus.SCHEDULED:
-        raise Refused(_("The meeting has not started yet."), code="not_started")
+        raise CommandError("not_started", _("The meeting has not started yet."))
     if state.status == RunStatus.ENDED:
-        raise Refused(_("The meeting has ended."), code="ended")
+        raise CommandError("ended", _("The meeting has ended."))
 
 
 def _item_index(ctx: Context, item_id: int | None) -> int | None:
@@ -175,7 +177,7 @@ def _move_to(state: State, ctx: Context, index: int, now: datetime) -> Outcome:
     """The current item ends (and its turn), the item at `index` starts."""
     target = ctx.items[index].id
     if target == state.current_item:
-        raise Refused(_("This item is already the current one."), code="same_item")
+        raise CommandError("same_item", _("This item is already the current one."))
     ended = (state.current_item,) if state.current_item is not None else ()
     state, turn_ended = _finish_turn(state, now)
     return Outcome(
@@ -189,7 +191,7 @@ def _move_to(state: State, ctx: Context, index: int, now: datetime) -> Outcome:
 def _member(args: dict, ctx: Context) -> int:
     user = args.get("user")
     if isinstance(user, bool) or not isinstance(user, int) or user not in ctx.members:
-        raise Refused(_("Choose a member of this community."), code="bad_user")
+        raise CommandError("bad_user", _("Choose a member of this community."))
     return user
 
 
@@ -203,22 +205,22 @@ def _ordered(users: Sequence[int], ctx: Context, order: str) -> tuple[int, ...]:
 
 
 def apply(state: State, command: str, args: dict, ctx: Context, *, now: datetime) -> Outcome:
-    """What `command` (with `args`) does to `state`, or `Refused` with why."""
+    """What `command` (with `args`) does to `state`, or `CommandError` with why."""
     handler = _COMMANDS.get(command)
     if handler is None:
-        raise Refused(_("Unknown command."), code="unknown_type")
+        raise CommandError("unknown_type", _("Unknown command."))
     return handler(state, args, ctx, now)
 
 
 def _start(state, args, ctx, now):
     if ctx.cancelled:
-        raise Refused(_("This meeting is cancelled."), code="cancelled")
+        raise CommandError("cancelled", _("This meeting is cancelled."))
     if state.status == RunStatus.LIVE:
-        raise Refused(_("The meeting has already started."), code="started")
+        raise CommandError("started", _("The meeting has already started."))
     if state.status == RunStatus.ENDED:
-        raise Refused(_("The meeting has ended; it cannot start again."), code="ended")
+        raise CommandError("ended", _("The meeting has ended; it cannot start again."))
     if ctx.planned_end is not None and now >= ctx.planned_end:
-        raise Refused(_("The meeting's planned end has passed."), code="too_late")
+        raise CommandError("too_late", _("The meeting's planned end has passed."))
     first = ctx.items[0].id if ctx.items else None
     state = replace(state, status=RunStatus.LIVE, started_at=now, current_item=first)
     return Outcome(state, items_started=(first,) if first is not None else ())
@@ -229,7 +231,7 @@ def _next(state, args, ctx, now):
     index = _item_index(ctx, state.current_item)
     following = 0 if index is None else index + 1
     if following >= len(ctx.items):
-        raise Refused(_("This is the last item."), code="last_item")
+        raise CommandError("last_item", _("This is the last item."))
     return _move_to(state, ctx, following, now)
 
 
@@ -237,7 +239,7 @@ def _previous(state, args, ctx, now):
     _live(state)
     index = _item_index(ctx, state.current_item)
     if not index:
-        raise Refused(_("This is the first item."), code="first_item")
+        raise CommandError("first_item", _("This is the first item."))
     return _move_to(state, ctx, index - 1, now)
 
 
@@ -246,14 +248,14 @@ def _goto(state, args, ctx, now):
     item = args.get("item")
     index = _item_index(ctx, item) if isinstance(item, int) and not isinstance(item, bool) else None
     if index is None:
-        raise Refused(_("No such item on this agenda."), code="bad_item")
+        raise CommandError("bad_item", _("No such item on this agenda."))
     return _move_to(state, ctx, index, now)
 
 
 def _roundtable(state: State, ctx: Context) -> None:
     index = _item_index(ctx, state.current_item)
     if index is None or ctx.items[index].kind != ItemKind.ROUNDTABLE:
-        raise Refused(_("The roundtable is not the current item."), code="not_roundtable")
+        raise CommandError("not_roundtable", _("The roundtable is not the current item."))
 
 
 def _roundtable_start(state, args, ctx, now):
@@ -261,12 +263,12 @@ def _roundtable_start(state, args, ctx, now):
     _roundtable(state, ctx)
     order = args.get("order", QueueOrder.RANDOM)
     if order not in QueueOrder.values:
-        raise Refused(_("Order the speakers at random or alphabetically."), code="bad_order")
+        raise CommandError("bad_order", _("Order the speakers at random or alphabetically."))
     if state.speaker is not None:
-        raise Refused(_("A turn is under way."), code="turn_running")
+        raise CommandError("turn_running", _("A turn is under way."))
     queue = _ordered(ctx.present, ctx, order)
     if not queue:
-        raise Refused(_("Nobody is present to speak."), code="nobody_present")
+        raise CommandError("nobody_present", _("Nobody is present to speak."))
     state = replace(state, queue=queue, done=(), passed=())
     state, speaker = _next_speaker(state, ctx, now)
     return Outcome(state, turn_started=speaker)
@@ -276,7 +278,7 @@ def _queue_add(state, args, ctx, now):
     _live(state)
     user = _member(args, ctx)
     if user in state.queue or user == state.speaker:
-        raise Refused(_("This member is already in the queue."), code="in_queue")
+        raise CommandError("in_queue", _("This member is already in the queue."))
     return Outcome(replace(state, queue=(*state.queue, user)))
 
 
@@ -284,7 +286,7 @@ def _queue_remove(state, args, ctx, now):
     _live(state)
     user = _member(args, ctx)
     if user not in state.queue:
-        raise Refused(_("This member is not waiting in the queue."), code="not_in_queue")
+        raise CommandError("not_in_queue", _("This member is not waiting in the queue."))
     # The current speaker's countdown is never touched.
     return Outcome(replace(state, queue=tuple(u for u in state.queue if u != user)))
 
@@ -294,11 +296,11 @@ def _queue_move(state, args, ctx, now):
     user = _member(args, ctx)
     position = args.get("position")
     if user not in state.queue:
-        raise Refused(_("This member is not waiting in the queue."), code="not_in_queue")
+        raise CommandError("not_in_queue", _("This member is not waiting in the queue."))
     if isinstance(position, bool) or not isinstance(position, int):
-        raise Refused(_("Give a position in the queue."), code="bad_position")
+        raise CommandError("bad_position", _("Give a position in the queue."))
     if not 0 <= position < len(state.queue):
-        raise Refused(_("Give a position in the queue."), code="bad_position")
+        raise CommandError("bad_position", _("Give a position in the queue."))
     queue = [u for u in state.queue if u != user]
     queue.insert(position, user)
     return Outcome(replace(state, queue=tuple(queue)))
@@ -312,7 +314,7 @@ def _advance(state: State, ctx: Context, now: datetime, *, passed: bool) -> Outc
 
 def _speaking(state: State) -> None:
     if state.speaker is None:
-        raise Refused(_("Nobody is speaking."), code="no_turn")
+        raise CommandError("no_turn", _("Nobody is speaking."))
 
 
 def _turn_next(state, args, ctx, now):
@@ -331,8 +333,8 @@ def _turn_extend(state, args, ctx, now):
     _live(state)
     _speaking(state)
     if state.turn_extensions >= MAX_EXTENSIONS:
-        raise Refused(
-            _("A turn can be extended twice at most, by 30 seconds each."), code="extend_limit"
+        raise CommandError(
+            "extend_limit", _("A turn can be extended twice at most, by 30 seconds each.")
         )
     if state.turn_paused_ms is not None:
         state = replace(state, turn_paused_ms=state.turn_paused_ms + EXTEND_SECONDS * 1000)
@@ -345,7 +347,7 @@ def _turn_pause(state, args, ctx, now):
     _live(state)
     _speaking(state)
     if state.turn_paused_ms is not None:
-        raise Refused(_("The turn is already paused."), code="paused")
+        raise CommandError("paused", _("The turn is already paused."))
     left = max(0, int((state.turn_ends_at - now).total_seconds() * 1000))
     return Outcome(replace(state, turn_paused_ms=left, turn_ends_at=None))
 
@@ -354,7 +356,7 @@ def _turn_resume(state, args, ctx, now):
     _live(state)
     _speaking(state)
     if state.turn_paused_ms is None:
-        raise Refused(_("The turn is not paused."), code="not_paused")
+        raise CommandError("not_paused", _("The turn is not paused."))
     ends = now + timedelta(milliseconds=state.turn_paused_ms)
     return Outcome(replace(state, turn_paused_ms=None, turn_ends_at=ends))
 
@@ -362,7 +364,7 @@ def _turn_resume(state, args, ctx, now):
 def _handover(state, args, ctx, now):
     _live(state)
     if state.handed_over:
-        raise Refused(_("The chair has already handed over."), code="handed_over")
+        raise CommandError("handed_over", _("The chair has already handed over."))
     return Outcome(replace(state, handed_over=True))
 
 

@@ -1,12 +1,19 @@
 """Reads of the agendas: templates, agendas and their timeline, topics, the live run's
 state."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 
 from communities.enums import MembershipStatus
 from communities.models import Community, Membership
+from communities.selectors import (
+    community_can_manage,
+    community_can_read,
+    community_is_visible,
+    membership_get,
+)
+from live.clock import iso_utc
 from meetings.models import Meeting
 
 from .models import AgendaItem, AgendaTemplate, Run
@@ -17,13 +24,6 @@ from .models import AgendaItem, AgendaTemplate, Run
 def meeting_group(meeting_id: int) -> str:
     """The live layer's group of a meeting's sockets."""
     return f"meeting.{meeting_id}"
-
-
-def iso(moment: datetime | None) -> str | None:
-    """A time for the protocol: UTC, ISO 8601 with milliseconds and `Z`."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def turn_seconds(*, community: Community) -> int:
@@ -77,24 +77,24 @@ def run_state(*, meeting_id: int, now: datetime | None = None) -> dict | None:
                 "id": item.pk,
                 "title": item.title,
                 "kind": item.kind,
-                "planned_start": iso(at),
-                "planned_end": iso(at + planned),
-                "started_at": iso(item.started_at),
-                "ended_at": iso(item.ended_at),
+                "planned_start": iso_utc(at),
+                "planned_end": iso_utc(at + planned),
+                "started_at": iso_utc(item.started_at),
+                "ended_at": iso_utc(item.ended_at),
             }
         )
         at += planned
     return {
         "type": "meeting.state",
         "version": run.version,
-        "server_time": iso(now),
+        "server_time": iso_utc(now),
         "status": run.status,
         "items": items,
         "current_item": run.current_item_id,
         "roundtable": {
             "current_speaker": _person(run.speaker_id, names),
-            "turn_started_at": iso(run.turn_started_at),
-            "turn_ends_at": iso(run.turn_ends_at),
+            "turn_started_at": iso_utc(run.turn_started_at),
+            "turn_ends_at": iso_utc(run.turn_ends_at),
             "paused_ms": run.turn_paused_ms,
             "extensions": run.turn_extensions,
             "turn_seconds": seconds,
@@ -106,3 +106,41 @@ def run_state(*, meeting_id: int, now: datetime | None = None) -> dict | None:
         "chair": _person(meeting.chair_id, names),
         "backup": _person(meeting.backup_id, names),
     }
+
+
+class MeetingNotFound(Exception):
+    pass
+
+
+class NotMeetingMember(Exception):
+    pass
+
+
+def meeting_access(*, user, meeting_id: int) -> tuple[Meeting, bool]:
+    """The meeting and whether `user` manages its community: its community's active
+    members (and site staff) follow it live. Raises MeetingNotFound (also to outsiders of
+    an invitation-only community, as its pages answer 404) or NotMeetingMember."""
+    meeting = Meeting.objects.select_related("community").filter(pk=meeting_id).first()
+    if meeting is None:
+        raise MeetingNotFound(meeting_id)
+    membership = membership_get(user=user, community=meeting.community)
+    if not community_is_visible(user=user, community=meeting.community, membership=membership):
+        raise MeetingNotFound(meeting_id)
+    if not community_can_read(user=user, membership=membership):
+        raise NotMeetingMember(meeting_id)
+    return meeting, community_can_manage(user=user, membership=membership)
+
+
+def runs_ticking(*, meeting_ids) -> list[tuple[int, datetime | None, bool]]:
+    """For the timer: each live meeting's (id, turn deadline, warning sent)."""
+    return list(
+        Run.objects.filter(meeting_id__in=list(meeting_ids), status="live").values_list(
+            "meeting_id", "turn_ends_at", "turn_warned"
+        )
+    )
+
+
+def run_versions(*, meeting_ids) -> dict[int, int]:
+    return dict(
+        Run.objects.filter(meeting_id__in=list(meeting_ids)).values_list("meeting_id", "version")
+    )

@@ -15,14 +15,15 @@ from accounts.models import User
 from communities.enums import MembershipStatus
 from communities.models import Membership
 from communities.selectors import community_can_manage
-from communities.services import CommunityActionError
+from live.clock import iso_utc
+from live.errors import LiveError
 from live.events import event_send_on_commit, frame_event
 from meetings.models import Meeting
 
 from . import run as rules
 from . import selectors
 from .enums import RunStatus
-from .models import AgendaItem, Run, RunLogEntry, Turn
+from .models import LINE_LENGTH, AgendaItem, Connection, Run, RunLogEntry, Turn
 
 # The live run ----------------------------------------------------------------------------
 #
@@ -40,8 +41,8 @@ TURN_COMMANDS = {"turn.next", "turn.pass", "turn.extend", "turn.pause", "turn.re
 ATTEMPTS = 3
 
 
-class RunError(CommunityActionError):
-    """A refused command: `code` for the socket's `error` frame, `message` for people."""
+class RunError(LiveError):
+    """A refused command: the socket's `error` frame (`code`, and `detail` for people)."""
 
 
 def run_get(*, meeting: Meeting) -> Run:
@@ -185,19 +186,18 @@ def run_command(
     now = now or timezone.now()
     args = args if isinstance(args, dict) else {}
     if command not in rules.CHAIR_COMMANDS:
-        raise RunError(_("Unknown command."), code="unknown_type")
+        raise RunError("unknown_type", _("Unknown command."))
     meeting = Meeting.objects.select_related("community").get(pk=meeting.pk)
     first = None
     for _attempt in range(ATTEMPTS):
         run = run_get(meeting=meeting)
         if not _may(meeting, run, actor, now):
             raise RunError(
+                "forbidden",
                 _(
                     "Only the meeting's chair, its backup once handed over, or a manager "
                     "can do that."
                 ),
-                code="forbidden",
-                forbidden=True,
             )
         if first is None:
             first = run
@@ -208,12 +208,12 @@ def run_command(
             return run  # the turn it was for is over: another move did it
         try:
             outcome = rules.apply(_state(run), command, args, _context(meeting, run), now=now)
-        except rules.Refused as refused:
-            raise RunError(refused.message, code=refused.code) from None
+        except rules.CommandError as refused:
+            raise RunError(refused.code, refused.message) from None
         data = {"args": args} if args else {}
         if _write(run, outcome, now=now, command=command, actor=actor, data=data):
             return Run.objects.get(pk=run.pk)
-    raise RunError(_("The meeting changed meanwhile; try again."), code="conflict")
+    raise RunError("conflict", _("The meeting changed meanwhile; try again."))
 
 
 def run_expire(*, meeting_id: int, now=None) -> bool:
@@ -255,8 +255,8 @@ def run_warn(*, meeting_id: int, now=None) -> bool:
         frame = {
             "type": "turn.warning",
             "speaker": run.speaker_id,
-            "turn_ends_at": selectors.iso(run.turn_ends_at),
-            "server_time": selectors.iso(now),
+            "turn_ends_at": iso_utc(run.turn_ends_at),
+            "server_time": iso_utc(now),
         }
         event_send_on_commit(group, frame_event(group, frame))
     return bool(won)
@@ -296,7 +296,7 @@ def runs_end_overdue(*, now=None) -> int:
     """The periodic work: a run left live ends by itself AGENDAS_END_AFTER_HOURS (2) after
     its meeting's planned end, so its minutes still come. Safe to repeat."""
     now = now or timezone.now()
-    after = timedelta(hours=getattr(settings, "AGENDAS_END_AFTER_HOURS", 2))
+    after = timedelta(hours=settings.AGENDAS_END_AFTER_HOURS)
     ended = 0
     for run in Run.objects.select_related("meeting").filter(
         status=RunStatus.LIVE, meeting__ends_at__lte=now - after
@@ -309,3 +309,108 @@ def runs_end_overdue(*, now=None) -> int:
         ):
             ended += 1
     return ended
+
+
+# Who is present: the meeting's sockets, on every process ---------------------------------
+
+
+def _present_now(meeting_id: int, now: datetime) -> list[int]:
+    cutoff = now - timedelta(seconds=settings.PRESENCE_TIMEOUT_SECONDS)
+    return sorted(
+        set(
+            Connection.objects.filter(meeting_id=meeting_id, last_seen__gte=cutoff).values_list(
+                "user_id", flat=True
+            )
+        )
+    )
+
+
+def connection_open(*, user: User, meeting_id: int, connection_id: str, now=None) -> None:
+    """A socket opens on the meeting: its user is present (a change if they were not)."""
+    now = now or timezone.now()
+    Connection.objects.create(
+        meeting_id=meeting_id, user=user, connection_id=connection_id, last_seen=now
+    )
+    run_presence_set(meeting_id=meeting_id, present=_present_now(meeting_id, now), now=now)
+
+
+def connection_close(*, meeting_id: int, connection_id: str, now=None) -> None:
+    """A socket closes: its user leaves the present unless another of their sockets stays."""
+    now = now or timezone.now()
+    Connection.objects.filter(connection_id=connection_id).delete()
+    run_presence_set(meeting_id=meeting_id, present=_present_now(meeting_id, now), now=now)
+
+
+def connections_beat(*, connections: dict[str, tuple[int, int]], now=None) -> set[int]:
+    """A process's heartbeat for its meeting sockets (connection id → (meeting id, user
+    id)): refreshed in one statement (made again if swept), the connections of dead
+    processes dropped, each meeting's present brought up to date. Returns the meetings."""
+    now = now or timezone.now()
+    ids = list(connections)
+    Connection.objects.filter(connection_id__in=ids).update(last_seen=now)
+    known = set(
+        Connection.objects.filter(connection_id__in=ids).values_list("connection_id", flat=True)
+    )
+    Connection.objects.bulk_create(
+        [
+            Connection(connection_id=cid, meeting_id=meeting_id, user_id=user_id, last_seen=now)
+            for cid, (meeting_id, user_id) in connections.items()
+            if cid not in known
+        ],
+        ignore_conflicts=True,
+    )
+    meeting_ids = {meeting_id for meeting_id, _user in connections.values()}
+    cutoff = now - timedelta(seconds=settings.PRESENCE_TIMEOUT_SECONDS)
+    Connection.objects.filter(meeting_id__in=meeting_ids, last_seen__lt=cutoff).delete()
+    for meeting_id in meeting_ids:
+        run_presence_set(meeting_id=meeting_id, present=_present_now(meeting_id, now), now=now)
+    return meeting_ids
+
+
+def turn_lines_set(
+    *,
+    user: User,
+    meeting: Meeting,
+    challenge: str,
+    help_wanted: str,
+    private: bool = False,
+    now=None,
+) -> Turn:
+    """The speaker records their two lines during their turn (or the chair for them);
+    kept on the turn for the minutes; `private`: not for the minutes."""
+    now = now or timezone.now()
+    run = run_get(meeting=meeting)
+    if run.status != RunStatus.LIVE or run.speaker_id is None:
+        raise RunError("no_turn", _("Nobody is speaking."))
+    if user.pk != run.speaker_id and not _may(meeting, run, user, now):
+        raise RunError("forbidden", _("Only the speaker or the chair records these lines."))
+    lines = {"challenge": challenge, "help_wanted": help_wanted}
+    for name, text in lines.items():
+        text = " ".join((text or "").split())
+        if len(text) > LINE_LENGTH:
+            raise RunError(
+                "line_too_long",
+                _("A line has at most %(max)d characters.") % {"max": LINE_LENGTH},
+            )
+        lines[name] = text
+    turn = (
+        Turn.objects.filter(run=run, user_id=run.speaker_id, ended_at=None)
+        .order_by("-started_at")
+        .first()
+    )
+    if turn is None:
+        raise RunError("no_turn", _("Nobody is speaking."))
+    Turn.objects.filter(pk=turn.pk).update(**lines, private=bool(private))
+    turn.refresh_from_db()
+    return turn
+
+
+def runs_maintain(*, now=None) -> tuple[int, int]:
+    """The periodic work (`manage.py agendas_maintain`, every minute): turns that ran out
+    while no process watched moved on, runs left live ended. Returns (moved, ended)."""
+    now = now or timezone.now()
+    due = Run.objects.filter(status=RunStatus.LIVE, turn_ends_at__lte=now).values_list(
+        "meeting_id", flat=True
+    )
+    moved = sum(run_expire(meeting_id=meeting_id, now=now) for meeting_id in list(due))
+    return moved, runs_end_overdue(now=now)

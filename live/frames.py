@@ -127,6 +127,14 @@ def frame_validate(table: dict[str, ClientFrame], content: dict) -> tuple[str, d
                     "missing_field", _("The field “%(field)s” is missing.") % {"field": name}
                 )
             continue
+        if spec.kind is bool:
+            if not isinstance(value, bool):
+                raise ProtocolError(
+                    "invalid_field",
+                    _("The field “%(field)s” must be true or false.") % {"field": name},
+                )
+            args[name] = value
+            continue
         # bool is an int in Python, never in this protocol.
         if not isinstance(value, spec.kind) or isinstance(value, bool):
             raise ProtocolError(

@@ -298,6 +298,8 @@ LIVE_SHUTDOWN_SECONDS = env.float("LIVE_SHUTDOWN_SECONDS", default=8.0)
 # comes first.
 MEETINGS_HORIZON_MONTHS = env.int("MEETINGS_HORIZON_MONTHS", default=12)
 MEETINGS_CHAIR_CONFIRM_DAYS = env.int("MEETINGS_CHAIR_CONFIRM_DAYS", default=28)
+# A meeting left live ends by itself this long after its planned end (its minutes come).
+AGENDAS_END_AFTER_HOURS = env.float("AGENDAS_END_AFTER_HOURS", default=2.0)
 
 # The outbox (outbox/): every email is a row first, sent by a background job. A claimed
 # message is leased for OUTBOX_LEASE_SECONDS (a worker that died meanwhile leaves it to the

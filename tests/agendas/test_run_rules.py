@@ -43,16 +43,16 @@ def test_start_goes_live_on_the_first_item():
 def test_start_works_early_but_not_after_the_planned_end_nor_twice_nor_after_the_end():
     early = NOW - timedelta(days=2)
     assert rules.apply(rules.State(), "meeting.start", {}, CTX, now=early).state.status == "live"
-    with pytest.raises(rules.Refused) as late:
+    with pytest.raises(rules.CommandError) as late:
         rules.apply(rules.State(), "meeting.start", {}, CTX, now=CTX.planned_end)
     assert late.value.code == "too_late"
-    with pytest.raises(rules.Refused) as twice:
+    with pytest.raises(rules.CommandError) as twice:
         rules.apply(_live(), "meeting.start", {}, CTX, now=NOW)
     assert twice.value.code == "started"
-    with pytest.raises(rules.Refused) as again:
+    with pytest.raises(rules.CommandError) as again:
         rules.apply(rules.State(status=RunStatus.ENDED), "meeting.start", {}, CTX, now=NOW)
     assert again.value.code == "ended"
-    with pytest.raises(rules.Refused) as cancelled:
+    with pytest.raises(rules.CommandError) as cancelled:
         rules.apply(rules.State(), "meeting.start", {}, replace(CTX, cancelled=True), now=NOW)
     assert cancelled.value.code == "cancelled"
 
@@ -62,13 +62,13 @@ def test_start_works_early_but_not_after_the_planned_end_nor_twice_nor_after_the
 )
 def test_every_other_command_before_the_start_or_after_the_end_is_refused(command):
     for state, code in ((rules.State(), "not_started"), (rules.State(status="ended"), "ended")):
-        with pytest.raises(rules.Refused) as refused:
+        with pytest.raises(rules.CommandError) as refused:
             rules.apply(state, command, {"item": 2, "user": 10, "position": 0}, CTX, now=NOW)
         assert refused.value.code == code
 
 
 def test_unknown_command_is_refused():
-    with pytest.raises(rules.Refused) as refused:
+    with pytest.raises(rules.CommandError) as refused:
         rules.apply(_live(), "agenda.skip_everything", {}, CTX, now=NOW)
     assert refused.value.code == "unknown_type"
 
@@ -105,7 +105,7 @@ def test_next_previous_and_goto_move_and_say_which_items_started_and_ended():
     ],
 )
 def test_bad_commands_are_refused_with_a_code(state, command, args, code):
-    with pytest.raises(rules.Refused) as refused:
+    with pytest.raises(rules.CommandError) as refused:
         rules.apply(state, command, args, CTX, now=NOW)
     assert refused.value.code == code
 
@@ -124,7 +124,7 @@ def test_random_order_queues_the_same_people():
 
 
 def test_nobody_present_cannot_start_the_roundtable():
-    with pytest.raises(rules.Refused) as refused:
+    with pytest.raises(rules.CommandError) as refused:
         rules.apply(
             _live(current_item=2), "roundtable.start", {}, replace(CTX, present=[]), now=NOW
         )
@@ -161,10 +161,10 @@ def test_queue_add_and_move():
     state = rules.apply(state, "queue.move", {"user": 13, "position": 0}, CTX, now=NOW).state
     assert state.queue == (13, 12, 10)
     for args in ({"user": 13, "position": 3}, {"user": 13, "position": -1}, {"user": 13}):
-        with pytest.raises(rules.Refused) as refused:
+        with pytest.raises(rules.CommandError) as refused:
             rules.apply(state, "queue.move", args, CTX, now=NOW)
         assert refused.value.code == "bad_position"
-    with pytest.raises(rules.Refused):
+    with pytest.raises(rules.CommandError):
         rules.apply(state, "queue.add", {"user": 11}, CTX, now=NOW)  # speaking now
 
 
@@ -173,7 +173,7 @@ def test_extend_twice_by_thirty_seconds_then_refused():
     for _ in range(2):
         state = rules.apply(state, "turn.extend", {}, CTX, now=NOW).state
     assert state.turn_ends_at == NOW + timedelta(seconds=120)
-    with pytest.raises(rules.Refused) as refused:
+    with pytest.raises(rules.CommandError) as refused:
         rules.apply(state, "turn.extend", {}, CTX, now=NOW)
     assert refused.value.code == "extend_limit"
 
@@ -183,12 +183,12 @@ def test_pause_keeps_the_time_left_and_resume_gives_it_back():
     paused = rules.apply(state, "turn.pause", {}, CTX, now=NOW + timedelta(seconds=45)).state
     assert paused.turn_paused_ms == 15_000 and paused.turn_ends_at is None
     assert rules.expire(paused, CTX, now=NOW + timedelta(hours=1)) is None
-    with pytest.raises(rules.Refused):
+    with pytest.raises(rules.CommandError):
         rules.apply(paused, "turn.pause", {}, CTX, now=NOW)
     later = NOW + timedelta(minutes=5)
     resumed = rules.apply(paused, "turn.resume", {}, CTX, now=later).state
     assert resumed.turn_ends_at == later + timedelta(seconds=15)
-    with pytest.raises(rules.Refused):
+    with pytest.raises(rules.CommandError):
         rules.apply(resumed, "turn.resume", {}, CTX, now=later)
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from agendas import selectors, services
 from agendas.enums import ItemKind, RunStatus
 from agendas.models import Agenda, AgendaItem, Run, RunLogEntry, Turn
-from communities.services import CommunityActionError
+from live.clock import iso_utc
 from meetings import services as meeting_services
 from tests.factories import UserFactory
 from tests.meetings.helpers import community_with
@@ -107,12 +107,12 @@ def test_the_state_frame_has_what_every_client_draws():
     assert frame["type"] == "meeting.state" and frame["version"] == 4
     assert frame["status"] == "live" and frame["current_item"] == items[1].pk
     assert [i["id"] for i in frame["items"]] == [i.pk for i in items]
-    assert frame["items"][0]["planned_start"] == selectors.iso(meeting.starts_at)
+    assert frame["items"][0]["planned_start"] == iso_utc(meeting.starts_at)
     roundtable = frame["roundtable"]
     assert roundtable["current_speaker"] == {"id": users[0].pk, "name": "Member A"}
-    assert roundtable["turn_ends_at"] == selectors.iso(now + timedelta(seconds=60))
+    assert roundtable["turn_ends_at"] == iso_utc(now + timedelta(seconds=60))
     assert [p["name"] for p in roundtable["queue"]] == ["Member B", "Member C"]
-    assert frame["server_time"] == selectors.iso(now)
+    assert frame["server_time"] == iso_utc(now)
     assert frame["chair"]["id"] == users[0].pk and frame["backup"]["id"] == users[1].pk
     assert sorted(p["id"] for p in frame["present"]) == sorted(u.pk for u in users)
 
@@ -121,7 +121,7 @@ def test_a_member_who_is_not_chair_is_refused_and_nothing_changes():
     meeting, _manager, users, _items = _world()
     before = _snapshot(meeting)
 
-    with pytest.raises(CommunityActionError) as refused:
+    with pytest.raises(services.RunError) as refused:
         services.run_command(actor=users[2], meeting=meeting, command="meeting.start")
 
     assert refused.value.code == "forbidden"
@@ -132,7 +132,7 @@ def test_a_member_who_is_not_chair_is_refused_and_nothing_changes():
 def test_a_stranger_and_the_backup_before_handover_are_refused():
     meeting, _manager, users, _items = _world()
     for actor in (UserFactory(), users[1]):
-        with pytest.raises(CommunityActionError) as refused:
+        with pytest.raises(services.RunError) as refused:
             services.run_command(actor=actor, meeting=meeting, command="meeting.start")
         assert refused.value.code == "forbidden"
 
@@ -150,7 +150,7 @@ def test_the_backup_may_once_the_chair_has_been_away_thirty_seconds():
     now = timezone.now()
     services.run_command(actor=manager, meeting=meeting, command="meeting.start", now=now)
     services.run_presence_set(meeting_id=meeting.pk, present=[users[1].pk], now=now)
-    with pytest.raises(CommunityActionError):
+    with pytest.raises(services.RunError):
         services.run_command(
             actor=users[1],
             meeting=meeting,
@@ -173,7 +173,7 @@ def test_the_backup_may_once_the_chair_has_been_away_thirty_seconds():
 def test_bad_commands_get_a_code_and_change_nothing(command, args, code):
     meeting, _manager, users, _items = _world()
     before = _snapshot(meeting)
-    with pytest.raises(CommunityActionError) as refused:
+    with pytest.raises(services.RunError) as refused:
         services.run_command(actor=users[0], meeting=meeting, command=command, args=args)
     assert refused.value.code == code
     assert _snapshot(meeting)[1:] == before[1:]
@@ -196,7 +196,7 @@ def test_bad_commands_on_a_live_run_change_nothing():
             )
             before = _snapshot(meeting)
             continue
-        with pytest.raises(CommunityActionError) as refused:
+        with pytest.raises(services.RunError) as refused:
             services.run_command(
                 actor=users[0], meeting=meeting, command=command, args=args, now=now
             )
@@ -208,7 +208,7 @@ def test_an_ended_meeting_cannot_start_again():
     meeting, _manager, users, _items = _world()
     services.run_command(actor=users[0], meeting=meeting, command="meeting.start")
     services.run_command(actor=users[0], meeting=meeting, command="meeting.end")
-    with pytest.raises(CommunityActionError) as refused:
+    with pytest.raises(services.RunError) as refused:
         services.run_command(actor=users[0], meeting=meeting, command="meeting.start")
     assert refused.value.code == "ended"
 
@@ -313,3 +313,24 @@ def test_timer_twice_and_the_chairs_next_at_the_expiry_instant_advance_exactly_o
 
     versions = list(RunLogEntry.objects.filter(run=run).values_list("version", flat=True))
     assert versions == list(range(1, run.version + 1))
+
+
+def test_the_periodic_work_moves_turns_nobody_watched_and_ends_forgotten_runs():
+    meeting, _manager, users, _items = _world()
+    now = timezone.now()
+    run = _roundtable(meeting, users[0], users, now)
+
+    assert services.runs_maintain(now=run.turn_ends_at - timedelta(seconds=1)) == (0, 0)
+    assert services.runs_maintain(now=run.turn_ends_at) == (1, 0)
+    assert services.runs_maintain(now=meeting.ends_at + timedelta(hours=2)) == (1, 1)
+    assert Run.objects.get(pk=run.pk).status == RunStatus.ENDED
+
+
+def test_the_command_runs_the_periodic_work():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("agendas_maintain", stdout=out)
+    assert out.getvalue().strip() == "0 turns moved on; 0 meetings ended."

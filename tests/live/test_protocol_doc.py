@@ -78,7 +78,7 @@ def server_frame_types() -> set[str]:
 
 def test_every_socket_is_found():
     # Guards the checks below: none may pass vacuously.
-    assert [prefix for prefix, _consumer in sockets()] == ["/ws/rooms/"]
+    assert [prefix for prefix, _consumer in sockets()] == ["/ws/rooms/", "/ws/meetings/"]
     assert {"bad_json", "not_member", "rate_limited", "server_error", "slow_client"} <= (
         server_error_codes()
     )
