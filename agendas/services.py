@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
@@ -19,6 +19,8 @@ from live.clock import iso_utc
 from live.errors import LiveError
 from live.events import event_send_on_commit, frame_event
 from meetings.models import Meeting
+from meetings.services import attendance_from_run
+from rooms.services import system_message_post
 
 from . import run as rules
 from . import selectors
@@ -134,6 +136,10 @@ def _write(
     changes = _fields(outcome.state)
     if (changes["speaker_id"], changes["turn_ends_at"]) != (run.speaker_id, run.turn_ends_at):
         changes["turn_warned"] = False  # a new deadline: its own warning
+    starting = outcome.state.status == RunStatus.LIVE and run.status != RunStatus.LIVE
+    ending = outcome.state.status == RunStatus.ENDED and run.status != RunStatus.ENDED
+    if starting:
+        changes["attended"] = sorted(set(run.attended) | set(run.present))
     with transaction.atomic():
         won = (
             Run.objects.filter(pk=run.pk, version=run.version, **(extra or {})).update(
@@ -161,8 +167,42 @@ def _write(
         RunLogEntry.objects.create(
             run=run, version=version, at=now, command=command, actor=actor, data=data
         )
+        _markers(run, outcome, version=version, starting=starting, ending=ending, now=now)
+        if ending:
+            attendance_from_run(
+                meeting=Meeting.objects.get(pk=run.meeting_id),
+                present_ids=changes.get("attended", run.attended),
+                now=now,
+            )
         _publish(run.meeting_id)
     return True
+
+
+def _markers(run: Run, outcome: rules.Outcome, *, version: int, starting, ending, now) -> None:
+    """The side chat's markers: the meeting started, each item's start and end, the end —
+    the server's own messages, in the community's language."""
+    meeting = Meeting.objects.select_related("community").get(pk=run.meeting_id)
+    if meeting.room_id is None:
+        return
+    titles = dict(
+        AgendaItem.objects.filter(
+            pk__in=[*outcome.items_started, *outcome.items_ended]
+        ).values_list("pk", "title")
+    )
+    said = []
+    with translation.override(meeting.community.language):
+        if starting:
+            said.append(_("The meeting started."))
+        for item_id in outcome.items_ended:
+            said.append(_("Ended: %(item)s") % {"item": titles.get(item_id, "")})
+        for item_id in outcome.items_started:
+            said.append(_("Now: %(item)s") % {"item": titles.get(item_id, "")})
+        if ending:
+            said.append(_("The meeting ended."))
+        for number, text in enumerate(said):
+            system_message_post(
+                room_id=meeting.room_id, body=str(text), key=f"run.{run.pk}.{version}.{number}"
+            )
 
 
 def _may(meeting: Meeting, run: Run, user: User, now: datetime) -> bool:
@@ -275,9 +315,16 @@ def run_presence_set(*, meeting_id: int, present: list[int], now=None) -> bool:
             away = run.chair_away_since or now
         if sorted(run.present) == present and run.chair_away_since == away:
             return False
+        attended = run.attended
+        if run.status == RunStatus.LIVE:
+            attended = sorted(set(attended) | set(present))
         with transaction.atomic():
             won = Run.objects.filter(pk=run.pk, version=run.version).update(
-                version=F("version") + 1, present=present, chair_away_since=away, updated_at=now
+                version=F("version") + 1,
+                present=present,
+                attended=attended,
+                chair_away_since=away,
+                updated_at=now,
             )
             if won:
                 RunLogEntry.objects.create(

@@ -914,6 +914,45 @@ def answer_set(
 
 
 @transaction.atomic
+def attendance_from_run(*, meeting: Meeting, present_ids, now: datetime | None = None) -> int:
+    """The live run ended: who was present is the meeting's attendance (the others:
+    absent with regrets if they answered no, else absent). What a person recorded stays.
+    Returns how many rows were written."""
+    now = now or timezone.now()
+    present = set(present_ids)
+    regrets = set(
+        Answer.objects.filter(meeting=meeting, response=Response.NO).values_list(
+            "user_id", flat=True
+        )
+    )
+    recorded = set(
+        Attendance.objects.filter(meeting=meeting, recorded_by__isnull=False).values_list(
+            "user_id", flat=True
+        )
+    )
+    members = Membership.objects.filter(
+        community=meeting.community_id, status=MembershipStatus.ACTIVE
+    ).values_list("user_id", flat=True)
+    written = 0
+    for user_id in sorted(set(members) | present):
+        if user_id in recorded:
+            continue
+        if user_id in present:
+            status = AttendanceStatus.PRESENT
+        elif user_id in regrets:
+            status = AttendanceStatus.REGRETS
+        else:
+            status = AttendanceStatus.ABSENT
+        Attendance.objects.update_or_create(
+            meeting=meeting,
+            user_id=user_id,
+            defaults={"status": status, "recorded_by": None, "recorded_at": now},
+        )
+        written += 1
+    return written
+
+
+@transaction.atomic
 def attendance_set(
     *, actor: User, meeting: Meeting, user: User, status: str, now: datetime | None = None
 ) -> Attendance:

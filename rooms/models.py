@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from communities.models import Community
 
-from .enums import RoomKind
+from .enums import MessageKind, RoomKind
 
 BODY_MAX_LENGTH = 4000
 CLIENT_ID_MAX_LENGTH = 64
@@ -55,9 +55,15 @@ class Message(models.Model):
         Room, on_delete=models.CASCADE, related_name="messages", verbose_name=_("room")
     )
     seq = models.PositiveBigIntegerField(_("number in the room"))
+    kind = models.CharField(
+        _("kind"), max_length=10, choices=MessageKind.choices, default=MessageKind.MEMBER
+    )
+    # None for the server's own messages (kind system).
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
+        null=True,
+        blank=True,
         related_name="messages",
         verbose_name=_("author"),
     )
@@ -88,6 +94,17 @@ class Message(models.Model):
             # server processes alike.
             models.UniqueConstraint(
                 fields=["room", "author", "client_id"], name="message_client_id_once"
+            ),
+            # The server's message for one event (`client_id` names it) is posted once.
+            models.UniqueConstraint(
+                fields=["room", "client_id"],
+                condition=Q(kind="system"),
+                name="message_system_once",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="system", author__isnull=True)
+                | Q(kind="member", author__isnull=False),
+                name="message_author_unless_system",
             ),
         ]
         indexes = [

@@ -179,7 +179,12 @@ def message_frame(message: Message) -> dict:
         "seq": message.seq,
         "id": message.pk,
         "room": message.room_id,
-        "author": {"id": message.author_id, "name": message.author.display_name},
+        "kind": message.kind,
+        "author": (
+            {"id": message.author_id, "name": message.author.display_name}
+            if message.author_id is not None
+            else None
+        ),
         "body": "" if gone else message.body,
         "created_at": iso_utc(message.created_at),
         "edited_at": iso_utc(message.edited_at),

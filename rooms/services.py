@@ -20,10 +20,11 @@ from communities.models import Community
 from live.events import event_send_now, event_send_on_commit, frame_event, presence_event
 from live.frames import text_is_clean
 
-from .enums import RoomKind
+from .enums import MessageKind, RoomKind
 from .errors import RoomError
 from .models import (
     BODY_MAX_LENGTH,
+    CLIENT_ID_MAX_LENGTH,
     REASON_MAX_LENGTH,
     Message,
     Presence,
@@ -135,14 +136,25 @@ def _message_insert(*, user: User, room: Room, body: str, client_id: str) -> Mes
     # Serialise this user's sends (the rate limit is exact across tabs and processes).
     User.objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
     _check_rate(user=user, now=now)
+    return _message_store(
+        room=room, author=user, kind=MessageKind.MEMBER, body=body, client_id=client_id, now=now
+    )
+
+
+def _message_store(*, room: Room, author, kind: str, body: str, client_id: str, now) -> Message:
     # The increment takes the room row's lock until commit: concurrent senders on any
     # process get consecutive numbers, and a rolled-back insert leaves no gap.
     Room.objects.filter(pk=room.pk).update(last_seq=F("last_seq") + 1)
     seq = Room.objects.values_list("last_seq", flat=True).get(pk=room.pk)
     message = Message.objects.create(
-        room=room, seq=seq, author=user, client_id=client_id, body=body, created_at=now
+        room=room,
+        seq=seq,
+        kind=kind,
+        author=author,
+        client_id=client_id,
+        body=body,
+        created_at=now,
     )
-    message.author = user
     event_send_on_commit(
         room_group(room.pk),
         frame_event(
@@ -150,6 +162,31 @@ def _message_insert(*, user: User, room: Room, body: str, client_id: str) -> Mes
         ),
     )
     return message
+
+
+@transaction.atomic
+def system_message_post(*, room_id: int, body: str, key: str) -> Message:
+    """The server's own message in a room (kind system, no author): e.g. a meeting's side
+    chat saying the meeting or an item started. Once per `key` (asking again returns the
+    first), numbered and sent like any message."""
+    existing = Message.objects.filter(room_id=room_id, kind=MessageKind.SYSTEM, client_id=key)
+    found = existing.first()
+    if found is not None:
+        return found
+    room = Room.objects.get(pk=room_id)
+    body = _clean_text(body)[:BODY_MAX_LENGTH]
+    try:
+        with transaction.atomic():
+            return _message_store(
+                room=room,
+                author=None,
+                kind=MessageKind.SYSTEM,
+                body=body,
+                client_id=key[:CLIENT_ID_MAX_LENGTH],
+                now=timezone.now(),
+            )
+    except IntegrityError:
+        return existing.get()
 
 
 def _own_or_managed(*, user: User, room_id: int, seq: int, manage: bool = False):
@@ -245,6 +282,8 @@ def message_report(*, user: User, room_id: int, seq: int, reason: str) -> Report
     message = Message.objects.filter(room=room, seq=seq).first()
     if message is None:
         raise RoomError("not_found", _("There is no such message in this room."))
+    if message.kind == MessageKind.SYSTEM:
+        raise RoomError("not_reportable", _("The server's own messages cannot be reported."))
     reason = _clean_text(reason)
     if not reason or _is_invisible(reason):
         raise RoomError("empty_reason", _("Say briefly why you report this message."))

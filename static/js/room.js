@@ -235,7 +235,7 @@ const handlers = {
     render();
   },
   "message.new"(frame) {
-    if (typists.delete(frame.message.author.id)) renderTyping();
+    if (frame.message.author && typists.delete(frame.message.author.id)) renderTyping();
     accept(frame.message);
     render();
   },
@@ -329,7 +329,7 @@ function take(message) {
 }
 
 function sent(message) {
-  const item = message.author.id === me.id && outbox.get(message.client_id);
+  const item = message.author?.id === me.id && outbox.get(message.client_id);
   if (!item) return;
   outbox.delete(message.client_id);
   saveOutbox();
@@ -370,7 +370,24 @@ function button(label, action, extra = {}) {
   return element;
 }
 
+function systemItem(message) {
+  // The server's own message (the meeting started, an item began): a marker, no author.
+  const item = document.createElement("li");
+  item.className = "message system";
+  item.id = `m-${message.seq}`;
+  item.dataset.seq = message.seq;
+  const time = document.createElement("time");
+  time.dateTime = message.created_at;
+  time.textContent = timeFormat.format(new Date(message.created_at));
+  const body = document.createElement("p");
+  body.className = "message-body";
+  body.textContent = message.hidden ? t("A manager hid this message.") : message.body;
+  item.append(body, " ", time);
+  return item;
+}
+
 function messageItem(message, grouped) {
+  if (message.kind === "system") return systemItem(message);
   const item = document.createElement("li");
   item.className = "message" + (grouped ? " grouped" : "");
   item.id = `m-${message.seq}`;
@@ -410,7 +427,7 @@ function messageItem(message, grouped) {
   item.append(meta, body);
   const actions = document.createElement("div");
   actions.className = "message-actions";
-  const mine = message.author.id === me.id;
+  const mine = message.author?.id === me.id;
   if (mine && !message.deleted && !message.hidden) {
     actions.append(
       button(t("Edit"), () => startEdit(message), { ariaLabel: t("Edit your message") }),
@@ -477,7 +494,9 @@ function render() {
     }
     const grouped =
       previous !== null &&
-      previous.author.id === message.author.id &&
+      previous.author?.id === message.author?.id &&
+      message.kind !== "system" &&
+      previous.kind !== "system" &&
       created - new Date(previous.created_at) < 5 * 60 * 1000;
     items.push(messageItem(message, grouped));
     previous = message;
@@ -614,7 +633,7 @@ textarea.addEventListener("keydown", (event) => {
     composer.requestSubmit();
   } else if (event.key === "ArrowUp" && !textarea.value) {
     const mine = [...messages.values()]
-      .filter((m) => m.author.id === me.id && !m.deleted && !m.hidden)
+      .filter((m) => m.author?.id === me.id && !m.deleted && !m.hidden)
       .sort((a, b) => b.seq - a.seq)[0];
     if (mine) {
       event.preventDefault();

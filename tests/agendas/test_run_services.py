@@ -334,3 +334,59 @@ def test_the_command_runs_the_periodic_work():
     out = StringIO()
     call_command("agendas_maintain", stdout=out)
     assert out.getvalue().strip() == "0 turns moved on; 0 meetings ended."
+
+
+def test_the_side_chat_gets_the_servers_markers_once_per_move():
+    from rooms.enums import MessageKind
+    from rooms.models import Message
+
+    meeting, _manager, users, _items = _world()
+    now = timezone.now()
+    _roundtable(meeting, users[0], users, now)
+    services.run_command(actor=users[0], meeting=meeting, command="meeting.end", now=now)
+
+    said = list(
+        Message.objects.filter(room=meeting.room).order_by("seq").values_list("kind", "body")
+    )
+    assert said == [
+        (MessageKind.SYSTEM, "The meeting started."),
+        (MessageKind.SYSTEM, "Now: New members"),
+        (MessageKind.SYSTEM, "Ended: New members"),
+        (MessageKind.SYSTEM, "Now: Roundtable"),
+        (MessageKind.SYSTEM, "Ended: Roundtable"),
+        (MessageKind.SYSTEM, "The meeting ended."),
+    ]
+    assert not Message.objects.filter(room=meeting.room, author__isnull=False).exists()
+
+
+def test_the_markers_speak_the_communitys_language():
+    from rooms.models import Message
+
+    meeting, _manager, users, _items = _world()
+    meeting.community.language = "fr"
+    meeting.community.save()
+    services.run_command(actor=users[0], meeting=meeting, command="meeting.start")
+    first = Message.objects.filter(room=meeting.room).order_by("seq").first()
+    assert first.body == "La rencontre a commencé."
+
+
+def test_attendance_comes_from_who_was_present_while_live():
+    from meetings.enums import AttendanceStatus, Response
+    from meetings.models import Answer, Attendance
+
+    meeting, manager, users, _items = _world(members=4)
+    now = timezone.now()
+    Answer.objects.create(meeting=meeting, user=users[3], response=Response.NO)
+    services.run_presence_set(meeting_id=meeting.pk, present=[users[0].pk], now=now)
+    services.run_command(actor=users[0], meeting=meeting, command="meeting.start", now=now)
+    # Someone comes for a while, then leaves before the end: present all the same.
+    services.run_presence_set(meeting_id=meeting.pk, present=[users[0].pk, users[1].pk], now=now)
+    services.run_presence_set(meeting_id=meeting.pk, present=[users[0].pk], now=now)
+    services.run_command(actor=users[0], meeting=meeting, command="meeting.end", now=now)
+
+    recorded = dict(Attendance.objects.filter(meeting=meeting).values_list("user_id", "status"))
+    assert recorded[users[0].pk] == AttendanceStatus.PRESENT
+    assert recorded[users[1].pk] == AttendanceStatus.PRESENT
+    assert recorded[users[2].pk] == AttendanceStatus.ABSENT
+    assert recorded[users[3].pk] == AttendanceStatus.REGRETS
+    assert recorded[manager.pk] == AttendanceStatus.ABSENT

@@ -314,6 +314,7 @@ async def test_message_send_reaches_every_connection_with_client_id(room):
             "seq": 1,
             "id": stored.pk,
             "room": room.pk,
+            "kind": "member",
             "author": {"id": ada.pk, "name": "Ada"},
             "body": "Hello, room",
             "created_at": stored.created_at.isoformat().replace("+00:00", "Z"),
@@ -671,6 +672,7 @@ async def test_message_delete_own_sends_update_to_everyone(room):
     assert without(to_ben["message"], "id", "author", "created_at") == {
         "seq": 1,
         "room": room.pk,
+        "kind": "member",
         "body": "",
         "edited_at": None,
         "deleted": True,

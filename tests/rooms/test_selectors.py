@@ -296,6 +296,7 @@ def test_message_frame_of_a_message(room):
         "seq": 1,
         "id": message.pk,
         "room": room.pk,
+        "kind": "member",
         "author": {"id": author.pk, "name": "Ada"},
         "body": "Hello <b>room</b>",
         "created_at": "2026-11-24T15:04:05.123456Z",

@@ -898,3 +898,35 @@ def test_membership_remove_kicks_the_users_sockets_after_commit(
             "code": 4403,
         }
     ]
+
+
+# The server's own messages ------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_system_message_is_numbered_like_any_once_per_key_and_has_no_author():
+    from rooms.enums import MessageKind
+    from rooms.services import system_message_post
+
+    community = CommunityFactory()
+    room = services.room_get_or_create_for_community(community=community)
+    member = MembershipFactory(community=community).user
+    services.message_send(user=member, room_id=room.pk, body="Hi", client_id="c1")
+
+    first = system_message_post(room_id=room.pk, body="The meeting started.", key="start:1")
+    again = system_message_post(room_id=room.pk, body="The meeting started.", key="start:1")
+
+    assert again.pk == first.pk and first.seq == 2
+    assert (first.kind, first.author_id) == (MessageKind.SYSTEM, None)
+    frame = message_frame(first)
+    assert frame["kind"] == "system" and frame["author"] is None
+    for action in (
+        lambda: services.message_edit(user=member, room_id=room.pk, seq=2, body="x"),
+        lambda: services.message_delete(user=member, room_id=room.pk, seq=2),
+    ):
+        with pytest.raises(RoomError) as refused:
+            action()
+        assert refused.value.code == "not_author"
+    with pytest.raises(RoomError) as refused:
+        services.message_report(user=member, room_id=room.pk, seq=2, reason="spam")
+    assert refused.value.code == "not_reportable"
