@@ -4,13 +4,18 @@ the same table; tests keep the two in step)."""
 from live.frames import ClientFrame, Field
 
 from .models import LINE_LENGTH
-from .run import CHAIR_COMMANDS
+from .run import CHAIR_COMMANDS, TURN_COMMANDS
 
 # Room for a line a little over its limit: the service says "too long" in words.
 LINE_FIELD_MAX = LINE_LENGTH * 4
 
 # The chair's commands take these fields; the others none.
+# A turn command may name the speaker it is for: if that turn is over already (the clock
+# moved on as the chair pressed "next"), it does nothing.
+TURN_FIELDS = {"speaker": Field(int, required=False, minimum=1)}
+
 COMMAND_FIELDS = {
+    **dict.fromkeys(TURN_COMMANDS, TURN_FIELDS),
     "agenda.goto": {"item": Field(int, minimum=1)},
     "roundtable.start": {"order": Field(str, required=False, maximum=20)},
     "queue.add": {"user": Field(int, minimum=1)},

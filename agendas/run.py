@@ -80,6 +80,9 @@ class Outcome:
     turn_ended: tuple[int, bool] | None = None
 
 
+# The commands about the current turn (they may name its speaker: see services).
+TURN_COMMANDS = {"turn.next", "turn.pass", "turn.extend", "turn.pause", "turn.resume"}
+
 CHAIR_COMMANDS = {
     "meeting.start",
     "agenda.next",

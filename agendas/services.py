@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 # Commands whose meaning is "this turn": when another move won the race and the turn is
 # no longer the one the command was for, it is done (the winner moved on), not repeated.
-TURN_COMMANDS = {"turn.next", "turn.pass", "turn.extend", "turn.pause", "turn.resume"}
+TURN_COMMANDS = rules.TURN_COMMANDS
 ATTEMPTS = 3
 
 
@@ -110,15 +110,13 @@ def _context(meeting: Meeting, run: Run) -> rules.Context:
 
 
 def _publish(meeting_id: int) -> None:
-    """After the commit: the whole state, read then, to every socket of the meeting."""
-
-    def send():
-        frame = selectors.run_state(meeting_id=meeting_id)
-        if frame is not None:
-            group = selectors.meeting_group(meeting_id)
-            event_send_on_commit(group, frame_event(group, frame))
-
-    transaction.on_commit(send)
+    """The whole state as this transaction wrote it (the row is locked by our update until
+    the commit, so it holds exactly our version), to every socket of the meeting after the
+    commit: each version goes out once, none skipped."""
+    frame = selectors.run_state(meeting_id=meeting_id)
+    if frame is not None:
+        group = selectors.meeting_group(meeting_id)
+        event_send_on_commit(group, frame_event(group, frame))
 
 
 def _write(
@@ -239,6 +237,9 @@ def run_command(
                     "can do that."
                 ),
             )
+        expected = args.get("speaker")
+        if command in TURN_COMMANDS and expected is not None and expected != run.speaker_id:
+            return run  # that turn is over already (the clock, or another chair, moved on)
         if first is None:
             first = run
         elif command in TURN_COMMANDS and (run.speaker_id, run.turn_started_at) != (

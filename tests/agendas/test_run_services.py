@@ -390,3 +390,19 @@ def test_attendance_comes_from_who_was_present_while_live():
     assert recorded[users[2].pk] == AttendanceStatus.ABSENT
     assert recorded[users[3].pk] == AttendanceStatus.REGRETS
     assert recorded[manager.pk] == AttendanceStatus.ABSENT
+
+
+def test_a_turn_command_for_a_turn_already_over_does_nothing():
+    meeting, _manager, users, _items = _world()
+    now = timezone.now()
+    run = _roundtable(meeting, users[0], users, now)
+    first = run.speaker_id
+    assert services.run_expire(meeting_id=meeting.pk, now=run.turn_ends_at)
+    before = _snapshot(meeting)
+
+    after = services.run_command(
+        actor=users[0], meeting=meeting, command="turn.next", args={"speaker": first}
+    )
+
+    assert after.speaker_id == users[1].pk and after.done == [first]
+    assert _snapshot(meeting) == before
