@@ -193,6 +193,8 @@ class Run(models.Model):
     turn_warned = models.BooleanField(_("warning sent"), default=False)
     present = models.JSONField(_("present"), default=list, blank=True)
     handed_over = models.BooleanField(_("chair handed over"), default=False)
+    # Since when the chair has had no socket open (the backup may act after 30 seconds).
+    chair_away_since = models.DateTimeField(_("chair away since"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated"), default=dj_timezone.now)
 
     class Meta:
