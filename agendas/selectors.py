@@ -18,7 +18,6 @@ from meetings.selectors import meeting_previous
 from .enums import TopicStatus
 from .models import Agenda, AgendaItem, AgendaTemplate, ItemFields, TemplateItem, Topic
 
-
 # Templates and agendas -----------------------------------------------------------------
 
 

@@ -311,11 +311,8 @@ def _topics_take(agenda: Agenda, topics: list[Topic], now: datetime) -> bool:
     if added:
         AgendaItem.objects.bulk_create(added)
         fresh = list(agenda.items.filter(pk__in=[a.pk for a in added]).order_by("pk"))
-        if future is None:
-            items = items + fresh
-        else:
-            items = items[:future] + fresh + items[future:]
-        _renumber(items)
+        at = len(items) if future is None else future
+        _renumber(items[:at] + fresh + items[at:])
     Topic.objects.filter(pk__in=[t.pk for t in topics]).update(status=TopicStatus.DONE)
     return True
 
