@@ -9,8 +9,8 @@ from agendas import selectors, services
 from agendas.enums import ItemKind
 from agendas.models import Agenda
 from meetings import hooks
-from meetings import services as meeting_services
 from meetings import selectors as meeting_selectors
+from meetings import services as meeting_services
 from tests.agendas.helpers import world
 from tests.meetings.helpers import NOW, member_add, utc
 
@@ -22,7 +22,7 @@ def _spans(timeline) -> list[tuple]:
 
 
 def test_timeline_plans_each_item_and_the_roundtable_turns_within_the_meeting():
-    community, _manager, _users, meetings = world(7)  # 8 members with the manager
+    _community, _manager, _users, meetings = world(7)  # 8 members with the manager
     meeting = meetings[0]  # January 13th, noon in Vancouver: 20:00 UTC, 60 minutes
     agenda = services.agenda_ensure(meeting=meeting, now=NOW)
 
@@ -72,7 +72,7 @@ def test_timeline_overrun_in_seconds_rounds_up_to_a_minute():
 
     timeline = selectors.agenda_timeline(agenda=agenda, now=NOW)
 
-    # 47 + 12 minutes and 4 × 15 s: one minute over, exactly; then 15 s more.
+    # 47 + 12 minutes and four 15-second turns: one minute over, exactly; then 15 s more.
     assert (timeline.total_seconds, timeline.overrun_seconds) == (60 * 60, 0)
     member_add(community, joined=NOW - timedelta(days=1))
     timeline = selectors.agenda_timeline(agenda=agenda, now=NOW)
@@ -89,7 +89,7 @@ def test_timeline_counts_only_members_active_by_now():
 
 
 def test_timeline_follows_the_meeting_length():
-    community, manager, _users, meetings = world(3)
+    _community, manager, _users, meetings = world(3)
     meeting_services.meeting_update(
         actor=manager, meeting=meetings[0], duration_minutes=45, now=NOW
     )
@@ -149,7 +149,7 @@ def test_handover_context_has_the_topics_and_the_template_timeline_before_the_ag
 
 
 def test_handover_context_has_the_agenda_timeline_once_made():
-    community, manager, _users, meetings = world(3)
+    _community, manager, _users, meetings = world(3)
     agenda = services.agenda_ensure(meeting=meetings[0], now=NOW)
     services.agenda_item_add(actor=manager, agenda=agenda, title="Clinic tour", minutes=9, now=NOW)
 

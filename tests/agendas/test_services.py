@@ -231,28 +231,31 @@ def test_template_unknown_or_other_community_item_is_refused_and_changes_nothing
 
 
 @pytest.mark.parametrize(
-    ("call", "code"),
+    ("name", "fields", "code"),
     [
-        (lambda m, t, i: services.template_settings_set(actor=m, template=t, turn_seconds=14), "bad_turn"),
-        (lambda m, t, i: services.template_settings_set(actor=m, template=t, turn_seconds=601), "bad_turn"),
-        (lambda m, t, i: services.template_settings_set(actor=m, template=t, turn_seconds=None), "bad_turn"),
-        (lambda m, t, i: services.template_item_add(actor=m, template=t, kind="speech", title="A"), "bad_kind"),
-        (lambda m, t, i: services.template_item_add(actor=m, template=t, kind="focus", title="A"), "kind_present"),
-        (lambda m, t, i: services.template_item_add(actor=m, template=t, title="", minutes=3), "no_title"),
-        (lambda m, t, i: services.template_item_add(actor=m, template=t, title="A", minutes=-3), "bad_minutes"),
-        (lambda m, t, i: services.template_item_move(actor=m, template=t, item_id=i[0].pk, direction="up"), "cannot_move"),
-        (lambda m, t, i: services.template_item_move(actor=m, template=t, item_id=i[-1].pk, direction="down"), "cannot_move"),
-        (lambda m, t, i: services.template_item_move(actor=m, template=t, item_id=i[1].pk, direction="left"), "bad_direction"),
+        ("template_settings_set", {"turn_seconds": 14}, "bad_turn"),
+        ("template_settings_set", {"turn_seconds": 601}, "bad_turn"),
+        ("template_settings_set", {"turn_seconds": None}, "bad_turn"),
+        ("template_item_add", {"kind": "speech", "title": "A"}, "bad_kind"),
+        ("template_item_add", {"kind": "focus", "title": "A"}, "kind_present"),
+        ("template_item_add", {"title": "", "minutes": 3}, "no_title"),
+        ("template_item_add", {"title": "A", "minutes": -3}, "bad_minutes"),
+        ("template_item_move", {"item": 0, "direction": "up"}, "cannot_move"),
+        ("template_item_move", {"item": -1, "direction": "down"}, "cannot_move"),
+        ("template_item_move", {"item": 1, "direction": "left"}, "bad_direction"),
     ],
-)  # fmt: skip
-def test_template_bad_changes_are_refused_and_change_nothing(call, code):
+)
+def test_template_bad_changes_are_refused_and_change_nothing(name, fields, code):
     community, manager, _users, _meetings = world()
     template = services.template_ensure(community=community)
     items = list(template.items.order_by("position"))
+    fields = dict(fields)
+    if "item" in fields:
+        fields["item_id"] = items[fields.pop("item")].pk
     before = agendas_state()
 
     with pytest.raises(AgendaError) as caught:
-        call(manager, template, items)
+        getattr(services, name)(actor=manager, template=template, **fields)
 
     assert caught.value.code == code
     assert agendas_state() == before
@@ -309,7 +312,7 @@ def test_agenda_ensure_keeps_the_agenda_when_the_template_changes_later():
 
 
 def test_agenda_chair_and_manager_edit_it():
-    community, manager, users, meetings = world()
+    _community, manager, users, meetings = world()
     meeting = chair_confirm(meetings[0], users[1])
     agenda = services.agenda_ensure(meeting=meeting, now=NOW)
     focus = agenda.items.get(kind=ItemKind.FOCUS)
@@ -362,7 +365,7 @@ def _edits(agenda, item, now=NOW):
 
 
 def test_agenda_members_an_unconfirmed_chair_and_others_are_refused_and_nothing_changes():
-    community, _manager, users, meetings = world()
+    _community, _manager, users, meetings = world()
     meeting = meetings[0]
     meeting_services.chair_override(
         actor=UserFactory(is_staff=True), meeting=meeting, user=users[1], now=NOW
@@ -383,7 +386,7 @@ def test_agenda_members_an_unconfirmed_chair_and_others_are_refused_and_nothing_
 
 
 def test_agenda_of_an_invitation_only_community_is_not_found_to_outsiders():
-    community, _manager, _users, meetings = world(join_policy=JoinPolicy.INVITATION)
+    _community, _manager, _users, meetings = world(join_policy=JoinPolicy.INVITATION)
     agenda = services.agenda_ensure(meeting=meetings[0], now=NOW)
     before = agendas_state()
 
@@ -409,7 +412,7 @@ def test_agenda_a_chair_who_left_can_no_longer_edit():
 
 @pytest.mark.parametrize("state", ["started", "ended", "cancelled"])
 def test_agenda_of_a_started_or_cancelled_meeting_is_refused_and_nothing_changes(state):
-    community, manager, users, meetings = world()
+    _community, manager, users, meetings = world()
     meeting = chair_confirm(meetings[0], users[1])
     agenda = services.agenda_ensure(meeting=meeting, now=NOW)
     item = agenda.items.first()
@@ -441,7 +444,7 @@ def test_agenda_of_a_started_or_cancelled_meeting_is_refused_and_nothing_changes
     ],
 )
 def test_agenda_bad_item_input_is_refused_and_changes_nothing(change, code, field):
-    community, manager, _users, meetings = world()
+    _community, manager, _users, meetings = world()
     agenda = services.agenda_ensure(meeting=meetings[0], now=NOW)
     item = agenda.items.get(kind=ItemKind.FOCUS)
     before = agendas_state()
@@ -461,7 +464,7 @@ def test_agenda_bad_item_input_is_refused_and_changes_nothing(change, code, fiel
 
 
 def test_agenda_item_of_another_meeting_is_refused_and_changes_nothing():
-    community, manager, _users, meetings = world()
+    _community, manager, _users, meetings = world()
     agenda = services.agenda_ensure(meeting=meetings[0], now=NOW)
     other = services.agenda_ensure(meeting=meetings[1], now=NOW).items.first()
     foreign = services.agenda_ensure(
@@ -482,7 +485,7 @@ def test_agenda_item_of_another_meeting_is_refused_and_changes_nothing():
 
 
 def test_focus_presenter_is_a_member_staff_or_a_guest():
-    community, manager, users, meetings = world()
+    _community, manager, users, meetings = world()
     agenda = services.agenda_ensure(meeting=meetings[0], now=NOW)
     staff = UserFactory(is_staff=True)
 
@@ -540,7 +543,7 @@ def _updates() -> list[str]:
 
 
 def test_publish_then_each_change_raises_the_sequence_and_updates_invitation_holders():
-    community, manager, users, meetings = world()
+    _community, manager, users, meetings = world()
     meeting = meetings[0]
     meeting_services.invitations_send(actor=manager, meeting=meeting, now=NOW)
     holders = sorted([manager.email, *(u.email for u in users)])
@@ -567,7 +570,7 @@ def test_publish_then_each_change_raises_the_sequence_and_updates_invitation_hol
 
 
 def test_published_change_without_invitations_raises_the_sequence_only():
-    community, manager, _users, meetings = world()
+    _community, manager, _users, meetings = world()
     agenda = services.agenda_ensure(meeting=meetings[0], now=NOW)
     services.agenda_publish(actor=manager, agenda=agenda, now=NOW)
     sequence = Meeting.objects.get(pk=meetings[0].pk).sequence
@@ -581,7 +584,7 @@ def test_published_change_without_invitations_raises_the_sequence_only():
 
 
 def test_published_no_op_change_sends_nothing():
-    community, manager, _users, meetings = world()
+    _community, manager, _users, meetings = world()
     meeting_services.invitations_send(actor=manager, meeting=meetings[0], now=NOW)
     agenda = services.agenda_ensure(meeting=meetings[0], now=NOW)
     item = agenda.items.first()
@@ -602,7 +605,7 @@ def test_published_no_op_change_sends_nothing():
 
 
 def test_publish_twice_is_refused():
-    community, manager, _users, meetings = world()
+    _community, manager, _users, meetings = world()
     agenda = services.agenda_ensure(meeting=meetings[0], now=NOW)
     services.agenda_publish(actor=manager, agenda=agenda, now=NOW)
     before = agendas_state()
@@ -615,7 +618,7 @@ def test_publish_twice_is_refused():
 
 
 def test_meeting_changed_visibly_raises_the_sequence_once_and_updates_holders():
-    community, manager, users, meetings = world()
+    _community, manager, users, meetings = world()
     meeting = meetings[0]
     meeting_services.invitations_send(actor=manager, meeting=meeting, now=NOW)
     sequence = Meeting.objects.get(pk=meeting.pk).sequence
@@ -721,15 +724,29 @@ def test_topic_drop_and_refusals_change_nothing():
     before = agendas_state()
 
     refusals = [
-        (lambda: services.topic_choose(actor=users[1], topic=topic, meeting=meetings[0]), "not_decider"),
+        (
+            lambda: services.topic_choose(actor=users[1], topic=topic, meeting=meetings[0]),
+            "not_decider",
+        ),
         (lambda: services.topic_drop(actor=users[1], topic=topic), "not_decider"),
-        (lambda: services.topic_choose(actor=manager, topic=done, meeting=meetings[0]), "not_proposed"),
+        (
+            lambda: services.topic_choose(actor=manager, topic=done, meeting=meetings[0]),
+            "not_proposed",
+        ),
         (lambda: services.topic_drop(actor=manager, topic=done), "not_open"),
         (lambda: services.topic_choose(actor=manager, topic=topic, meeting=other), "bad_meeting"),
-        (lambda: services.topic_propose(user=UserFactory(), community=community, title="X"), "not_member"),
+        (
+            lambda: services.topic_propose(user=UserFactory(), community=community, title="X"),
+            "not_member",
+        ),
         (lambda: services.topic_propose(user=users[0], community=community, title=" "), "no_title"),
-        (lambda: services.topic_propose(user=users[0], community=community, title="X", details="d" * 2001), "long_details"),
-    ]  # fmt: skip
+        (
+            lambda: services.topic_propose(
+                user=users[0], community=community, title="X", details="d" * 2001
+            ),
+            "long_details",
+        ),
+    ]
     for call, code in refusals:
         with pytest.raises(AgendaError) as caught:
             call()
