@@ -380,6 +380,14 @@ def agenda_can_edit(*, actor: User, meeting: Meeting) -> bool:
     return _can_edit(actor=actor, meeting=meeting, membership=membership)
 
 
+def agenda_editor_error() -> AgendaError:
+    return AgendaError(
+        _("Only the meeting's confirmed chair and the managers can change its agenda."),
+        code="not_editor",
+        forbidden=True,
+    )
+
+
 def _agenda_locked(actor: User, agenda: Agenda, now: datetime) -> Agenda:
     """The agenda, locked with its meeting, for `actor`'s change: refused unless they
     manage the community or are the meeting's confirmed chair, and the meeting has neither
@@ -391,11 +399,7 @@ def _agenda_locked(actor: User, agenda: Agenda, now: datetime) -> Agenda:
     meeting = Meeting.objects.select_for_update().get(pk=agenda.meeting_id)
     meeting.community = community
     if not _can_edit(actor=actor, meeting=meeting, membership=membership):
-        raise AgendaError(
-            _("Only the meeting's confirmed chair and the managers can change its agenda."),
-            code="not_editor",
-            forbidden=True,
-        )
+        raise agenda_editor_error()
     if meeting.is_cancelled:
         raise AgendaError(_("This meeting is cancelled."), code="cancelled")
     if meeting.has_started(now):

@@ -246,6 +246,20 @@ def _readable(view):
     return wrapper
 
 
+def _editable(view):
+    """`_readable`, and only for the agenda's editors (others: 403 before their form is
+    read, so the reason they see is the one that matters)."""
+
+    @_readable
+    @wraps(view)
+    def wrapper(request, community, membership, meeting, agenda, *args, **kwargs):
+        if not services.agenda_can_edit(actor=request.user, meeting=meeting):
+            return refusal_response(request, community, services.agenda_editor_error())
+        return view(request, community, membership, meeting, agenda, *args, **kwargs)
+
+    return wrapper
+
+
 def _agenda_page(
     request,
     community,
@@ -301,7 +315,7 @@ def agenda_page(request, community, membership, meeting, agenda):
 @require_POST
 @login_required
 @with_community
-@_readable
+@_editable
 def agenda_focus(request, community, membership, meeting, agenda):
     form = FocusForm(request.POST, members=community_members(community=community), agenda=agenda)
     if form.is_valid():
@@ -326,7 +340,7 @@ def agenda_focus(request, community, membership, meeting, agenda):
 @require_POST
 @login_required
 @with_community
-@_readable
+@_editable
 def agenda_item_add(request, community, membership, meeting, agenda):
     form = ItemAddForm(request.POST)
     if form.is_valid():
@@ -349,7 +363,7 @@ def agenda_item_add(request, community, membership, meeting, agenda):
 @require_POST
 @login_required
 @with_community
-@_readable
+@_editable
 def agenda_item(request, community, membership, meeting, agenda, item_id):
     """One item's form: save it (the default button), move it up or down, remove it."""
     action = request.POST.get("action", "save")
@@ -396,7 +410,7 @@ def agenda_item(request, community, membership, meeting, agenda, item_id):
 @require_POST
 @login_required
 @with_community
-@_readable
+@_editable
 def agenda_publish(request, community, membership, meeting, agenda):
     return _act(
         request,

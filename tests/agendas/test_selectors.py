@@ -72,7 +72,7 @@ def test_timeline_overrun_in_seconds_rounds_up_to_a_minute():
 
     timeline = selectors.agenda_timeline(agenda=agenda, now=NOW)
 
-    # 47 + 12 minutes and four 15-second turns: one minute over, exactly; then 15 s more.
+    # 47 + 12 minutes and four 15-second turns: the full hour; one more member, 15 s over.
     assert (timeline.total_seconds, timeline.overrun_seconds) == (60 * 60, 0)
     member_add(community, joined=NOW - timedelta(days=1))
     timeline = selectors.agenda_timeline(agenda=agenda, now=NOW)
