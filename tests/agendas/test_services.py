@@ -35,7 +35,7 @@ STANDING = [
 ]
 STANDING_FR = [
     "Présentation des nouveaux membres",
-    "Tour de table : progrès et initiatives en cours",
+    "Tour de table\u00a0: progrès et initiatives en cours",
     "Présentation thématique",
     "Discussion ouverte",
     "Prochains sujets et prochaine rencontre",
