@@ -1,22 +1,256 @@
 """Reads of the agendas: templates, agendas and their timeline, topics, the live run's
 state."""
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
+from accounts.models import User
 from communities.enums import MembershipStatus
 from communities.models import Community, Membership
 from communities.selectors import (
     community_can_manage,
     community_can_read,
     community_is_visible,
+    community_members_joined_since,
     membership_get,
 )
 from live.clock import iso_utc
+from meetings.enums import MeetingStatus
 from meetings.models import Meeting
+from meetings.selectors import meeting_previous
 
-from .models import AgendaItem, AgendaTemplate, Run
+from .enums import TopicStatus
+from .models import Agenda, AgendaItem, AgendaTemplate, ItemFields, Run, TemplateItem, Topic
+
+# Templates and agendas -----------------------------------------------------------------
+
+
+def template_of(*, community: Community) -> AgendaTemplate | None:
+    template = AgendaTemplate.objects.filter(community=community).first()
+    if template is not None:
+        template.community = community
+    return template
+
+
+def template_items(*, template: AgendaTemplate) -> list[TemplateItem]:
+    return list(template.items.order_by("position", "pk"))
+
+
+def agenda_of(*, meeting: Meeting) -> Agenda | None:
+    agenda = Agenda.objects.select_related("presenter").filter(meeting=meeting).first()
+    if agenda is not None:
+        agenda.meeting = meeting
+    return agenda
+
+
+def agenda_items(*, agenda: Agenda) -> list[AgendaItem]:
+    return list(agenda.items.order_by("position", "pk"))
+
+
+def member_count(*, community: Community, now: datetime | None = None) -> int:
+    """Active members (with an active account) who have joined by `now`: one turn each."""
+    return Membership.objects.filter(
+        community=community,
+        status=MembershipStatus.ACTIVE,
+        user__is_active=True,
+        joined_at__lte=now or timezone.now(),
+    ).count()
+
+
+def agenda_new_members(*, meeting: Meeting) -> QuerySet[Membership]:
+    """Who joined since the community's last meeting before this one (or since the
+    community began): "New members introduction" lists them."""
+    previous = meeting_previous(meeting=meeting)
+    since = previous.starts_at if previous else meeting.community.created_at
+    return community_members_joined_since(community=meeting.community, since=since)
+
+
+# The planned timeline ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    item: ItemFields
+    starts_at: datetime
+    ends_at: datetime
+    turns: int  # the roundtable's turns (0 for other items)
+
+    @property
+    def seconds(self) -> int:
+        return int((self.ends_at - self.starts_at).total_seconds())
+
+    @property
+    def minutes(self) -> int:
+        """Its length in whole minutes, rounded up."""
+        return -(-self.seconds // 60)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    rows: list[TimelineRow]
+    starts_at: datetime
+    ends_at: datetime  # when the last item ends
+    meeting_ends_at: datetime
+    members: int
+    turn_seconds: int
+
+    @property
+    def total_seconds(self) -> int:
+        return int((self.ends_at - self.starts_at).total_seconds())
+
+    @property
+    def total_minutes(self) -> int:
+        return -(-self.total_seconds // 60)
+
+    @property
+    def overrun_seconds(self) -> int:
+        return max(0, int((self.ends_at - self.meeting_ends_at).total_seconds()))
+
+    @property
+    def overrun_minutes(self) -> int:
+        return -(-self.overrun_seconds // 60)
+
+    @property
+    def overruns(self) -> bool:
+        return self.overrun_seconds > 0
+
+    @property
+    def spare_minutes(self) -> int:
+        """Whole minutes left before the meeting's end (0 when it overruns)."""
+        return max(0, int((self.meeting_ends_at - self.ends_at).total_seconds()) // 60)
+
+
+def timeline_plan(
+    *,
+    items: list[ItemFields],
+    starts_at: datetime,
+    duration_minutes: int,
+    members: int,
+    turn_seconds: int,
+) -> Timeline:
+    """Items one after another from `starts_at`: each lasts its minutes, plus one turn of
+    `turn_seconds` per member for the roundtable."""
+    rows, at = [], starts_at
+    for item in items:
+        turns = members if item.per_member else 0
+        end = at + timedelta(minutes=item.minutes, seconds=turns * turn_seconds)
+        rows.append(TimelineRow(item=item, starts_at=at, ends_at=end, turns=turns))
+        at = end
+    return Timeline(
+        rows=rows,
+        starts_at=starts_at,
+        ends_at=at,
+        meeting_ends_at=starts_at + timedelta(minutes=duration_minutes),
+        members=members,
+        turn_seconds=turn_seconds,
+    )
+
+
+def _turn_seconds(community: Community) -> int:
+    template = AgendaTemplate.objects.filter(community=community).only("turn_seconds").first()
+    return template.turn_seconds if template else 60
+
+
+def agenda_timeline(*, agenda: Agenda, now: datetime | None = None) -> Timeline:
+    """The agenda's planned timeline: each item's start and end from the meeting's start,
+    the total, and whether (and by how much) it overruns the meeting's length. The
+    roundtable has one turn (the community's turn length) per member active `now`."""
+    meeting = agenda.meeting
+    community = meeting.community
+    return timeline_plan(
+        items=agenda_items(agenda=agenda),
+        starts_at=meeting.starts_at,
+        duration_minutes=meeting.duration_minutes,
+        members=member_count(community=community, now=now),
+        turn_seconds=_turn_seconds(community),
+    )
+
+
+def template_timeline(
+    *, template: AgendaTemplate, meeting: Meeting | None = None, now: datetime | None = None
+) -> Timeline:
+    """The template's timeline: for `meeting` (its start and length), or for a 60-minute
+    meeting starting `now`."""
+    now = now or timezone.now()
+    return timeline_plan(
+        items=template_items(template=template),
+        starts_at=meeting.starts_at if meeting else now,
+        duration_minutes=meeting.duration_minutes if meeting else 60,
+        members=member_count(community=template.community, now=now),
+        turn_seconds=template.turn_seconds,
+    )
+
+
+# Topics --------------------------------------------------------------------------------
+
+
+def topics_open(*, community: Community) -> QuerySet[Topic]:
+    """Topics proposed or chosen, not yet taken up or dropped: oldest first."""
+    return (
+        Topic.objects.filter(
+            community=community, status__in=[TopicStatus.PROPOSED, TopicStatus.CHOSEN]
+        )
+        .select_related("proposed_by", "chosen_at")
+        .order_by("status", "created_at", "pk")  # "chosen" before "proposed"
+    )
+
+
+def topics_closed(*, community: Community, limit: int = 20) -> list[Topic]:
+    """The latest topics taken up or dropped."""
+    return list(
+        Topic.objects.filter(
+            community=community, status__in=[TopicStatus.DONE, TopicStatus.DROPPED]
+        )
+        .select_related("proposed_by", "chosen_at")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+
+
+def topic_get(*, community: Community, topic_id: int) -> Topic | None:
+    topic = Topic.objects.filter(community=community, pk=topic_id).first()
+    if topic is not None:
+        topic.community = community
+    return topic
+
+
+def topic_meetings(
+    *, community: Community, user: User, can_manage: bool, now: datetime | None = None
+) -> list[Meeting]:
+    """The meetings `user` may choose topics at: not cancelled, under way, ended within a
+    week or still to come (the next three); a chair only the ones they chair."""
+    now = now or timezone.now()
+    meetings = Meeting.objects.filter(
+        community=community, status=MeetingStatus.SCHEDULED, ends_at__gt=now - timedelta(days=7)
+    )
+    if not can_manage:
+        meetings = meetings.filter(chair=user, chair_confirmed_at__isnull=False)
+    found = list(meetings.order_by("starts_at", "pk")[:3])
+    for meeting in found:
+        meeting.community = community
+    return found
+
+
+# The chair's handover page: its sections -----------------------------------------------
+
+
+def handover_topics(*, meeting: Meeting, user: User) -> dict:
+    """The topics proposed and chosen, for the chair to plan with."""
+    return {"agenda_topics": list(topics_open(community=meeting.community))}
+
+
+def handover_timeline(*, meeting: Meeting, user: User) -> dict:
+    """The meeting's agenda as planned so far; the template's when it is not made yet."""
+    agenda = agenda_of(meeting=meeting)
+    if agenda is not None:
+        timeline = agenda_timeline(agenda=agenda)
+    else:
+        template = template_of(community=meeting.community)
+        timeline = template_timeline(template=template, meeting=meeting) if template else None
+    return {"agenda": agenda, "agenda_timeline": timeline}
+
 
 # The live run ----------------------------------------------------------------------------
 

@@ -2,30 +2,697 @@
 future meetings, and the live run."""
 
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from communities.enums import MembershipStatus
-from communities.models import Membership
-from communities.selectors import community_can_manage
+from communities.models import Community, Membership
+from communities.selectors import CommunityNotFound, community_can_manage, community_is_visible
+from communities.services import CommunityActionError, manager_require
 from live.clock import iso_utc
 from live.errors import LiveError
 from live.events import event_send_on_commit, frame_event
+from meetings.enums import MeetingStatus
 from meetings.models import Meeting
-from meetings.services import attendance_from_run
+from meetings.selectors import meeting_previous
+from meetings.services import attendance_from_run, meeting_changed_visibly
 from rooms.services import system_message_post
 
 from . import run as rules
 from . import selectors
-from .enums import RunStatus
-from .models import LINE_LENGTH, AgendaItem, Connection, Run, RunLogEntry, Turn
+from .enums import ItemKind, RunStatus, TopicStatus
+from .models import (
+    LINE_LENGTH,
+    MAX_ITEM_MINUTES,
+    Agenda,
+    AgendaItem,
+    AgendaTemplate,
+    Connection,
+    ItemFields,
+    Run,
+    RunLogEntry,
+    TemplateItem,
+    Topic,
+    Turn,
+)
+
+TITLE_LENGTH = 200
+DETAILS_LENGTH = 2000
+TURN_SECONDS = (15, 600)
+STANDING_KINDS = frozenset(ItemKind.values) - {ItemKind.OTHER}
+
+
+class AgendaError(CommunityActionError):
+    """A refused action; `field` names the form field it belongs to, if any."""
+
+    def __init__(self, message, *, code: str, field: str | None = None, forbidden: bool = False):
+        super().__init__(message, code=code, forbidden=forbidden)
+        self.field = field
+
+
+# Checks --------------------------------------------------------------------------------
+
+
+def _check_title(title, *, field: str = "title") -> str:
+    title = " ".join(str(title or "").split())
+    if not title:
+        raise AgendaError(_("Give it a title."), code="no_title", field=field)
+    if len(title) > TITLE_LENGTH:
+        raise AgendaError(_("A title has at most 200 characters."), code="long_title", field=field)
+    return title
+
+
+def _check_minutes(minutes) -> int:
+    if (
+        not isinstance(minutes, int)
+        or isinstance(minutes, bool)
+        or not 0 <= minutes <= MAX_ITEM_MINUTES
+    ):
+        raise AgendaError(
+            _("An item lasts from 0 to 240 minutes."), code="bad_minutes", field="minutes"
+        )
+    return minutes
+
+
+def _check_name(value, *, field: str) -> str:
+    value = " ".join(str(value or "").split())
+    if len(value) > TITLE_LENGTH:
+        raise AgendaError(_("At most 200 characters."), code="too_long", field=field)
+    return value
+
+
+def _standing_title(kind: str, language: str) -> str:
+    """A standing item's title, in the community's language (stored as text: managers
+    retitle it, and members read the community's language)."""
+    with translation.override(language):
+        return str(ItemKind(kind).label)
+
+
+# The standing template -----------------------------------------------------------------
+
+# The five items of PRODUCT.md, in order: (kind, minutes, plus one turn per member).
+STANDING_ITEMS = (
+    (ItemKind.INTRODUCTIONS, 5, False),
+    (ItemKind.ROUNDTABLE, 2, True),
+    (ItemKind.FOCUS, 15, False),
+    (ItemKind.DISCUSSION, 20, False),
+    (ItemKind.FUTURE, 5, False),
+)
+
+
+@transaction.atomic
+def template_ensure(*, community: Community) -> AgendaTemplate:
+    """The community's agenda template, made with the five standing items (titled in the
+    community's language) if it has none. Safe to repeat: an existing template is left as
+    its managers made it. Called when a community is created (inside its transaction)."""
+    template, created = AgendaTemplate.objects.get_or_create(community=community)
+    if created:
+        TemplateItem.objects.bulk_create(
+            TemplateItem(
+                template=template,
+                kind=kind,
+                title=_standing_title(kind, community.language),
+                minutes=minutes,
+                per_member=per_member,
+                position=position,
+            )
+            for position, (kind, minutes, per_member) in enumerate(STANDING_ITEMS)
+        )
+    template.community = community
+    return template
+
+
+def community_created_template(*, community: Community, **kwargs) -> None:
+    """communities' community_created callback: every community has its template."""
+    template_ensure(community=community)
+
+
+def _template_locked(actor: User, template: AgendaTemplate) -> AgendaTemplate:
+    community = template.community
+    manager_require(actor=actor, community=community)
+    locked = AgendaTemplate.objects.select_for_update().get(pk=template.pk)
+    locked.community = community
+    return locked
+
+
+def _touch(template: AgendaTemplate, now: datetime | None) -> None:
+    template.updated_at = now or timezone.now()
+    template.save(update_fields=["updated_at"])
+
+
+def _item_of(items, item_id) -> ItemFields:
+    item = items.filter(pk=item_id).first() if isinstance(item_id, int) else None
+    if item is None:
+        raise AgendaError(_("There is no such item on this agenda."), code="no_item")
+    return item
+
+
+def _renumber(items) -> None:
+    """Positions 0, 1, 2… in the items' order, after a removal or a move."""
+    changed = []
+    for position, item in enumerate(items):
+        if item.position != position:
+            item.position = position
+            changed.append(item)
+    if changed:
+        type(changed[0]).objects.bulk_update(changed, ["position"])
+
+
+def _move(items, item_id, direction: str) -> None:
+    ordered = list(items.order_by("position", "pk"))
+    index = next((i for i, item in enumerate(ordered) if item.pk == item_id), None)
+    if index is None:
+        raise AgendaError(_("There is no such item on this agenda."), code="no_item")
+    if direction not in ("up", "down"):
+        raise AgendaError(_("Move an item up or down."), code="bad_direction")
+    other = index - 1 if direction == "up" else index + 1
+    if not 0 <= other < len(ordered):
+        raise AgendaError(
+            _("This item is first already.")
+            if direction == "up"
+            else _("This item is last already."),
+            code="cannot_move",
+        )
+    ordered[index], ordered[other] = ordered[other], ordered[index]
+    _renumber(ordered)
+
+
+def _next_position(items) -> int:
+    top = items.aggregate(top=Max("position"))["top"]
+    return 0 if top is None else top + 1
+
+
+@transaction.atomic
+def template_settings_set(
+    *, actor: User, template: AgendaTemplate, turn_seconds, now: datetime | None = None
+) -> AgendaTemplate:
+    """A manager sets the roundtable's turn length (15 to 600 seconds)."""
+    template = _template_locked(actor, template)
+    low, high = TURN_SECONDS
+    if not isinstance(turn_seconds, int) or isinstance(turn_seconds, bool):
+        turn_seconds = None
+    if turn_seconds is None or not low <= turn_seconds <= high:
+        raise AgendaError(
+            _("A roundtable turn lasts from 15 to 600 seconds (10 minutes)."),
+            code="bad_turn",
+            field="turn_seconds",
+        )
+    template.turn_seconds = turn_seconds
+    template.updated_at = now or timezone.now()
+    template.save(update_fields=["turn_seconds", "updated_at"])
+    return template
+
+
+@transaction.atomic
+def template_item_add(
+    *,
+    actor: User,
+    template: AgendaTemplate,
+    kind: str = ItemKind.OTHER,
+    title: str = "",
+    minutes: int = 5,
+    now: datetime | None = None,
+) -> TemplateItem:
+    """A manager adds an item at the end: any other item, or a standing item the template
+    no longer has (its title, if none is given, in the community's language). The
+    roundtable gets one turn per member."""
+    template = _template_locked(actor, template)
+    if kind not in ItemKind.values:
+        raise AgendaError(_("Choose a kind of item."), code="bad_kind", field="kind")
+    if kind in STANDING_KINDS and template.items.filter(kind=kind).exists():
+        raise AgendaError(
+            _("The template has this standing item already."), code="kind_present", field="kind"
+        )
+    if kind in STANDING_KINDS and not " ".join(str(title or "").split()):
+        title = _standing_title(kind, template.community.language)
+    item = TemplateItem.objects.create(
+        template=template,
+        kind=kind,
+        title=_check_title(title),
+        minutes=_check_minutes(minutes),
+        per_member=kind == ItemKind.ROUNDTABLE,
+        position=_next_position(template.items),
+    )
+    _touch(template, now)
+    return item
+
+
+@transaction.atomic
+def template_item_update(
+    *,
+    actor: User,
+    template: AgendaTemplate,
+    item_id: int,
+    title: str,
+    minutes: int,
+    now: datetime | None = None,
+) -> TemplateItem:
+    """A manager retitles an item of the template or changes its length."""
+    template = _template_locked(actor, template)
+    item = _item_of(template.items.select_for_update(), item_id)
+    item.title, item.minutes = _check_title(title), _check_minutes(minutes)
+    item.save(update_fields=["title", "minutes"])
+    _touch(template, now)
+    return item
+
+
+@transaction.atomic
+def template_item_move(
+    *, actor: User, template: AgendaTemplate, item_id: int, direction: str, now=None
+) -> None:
+    """A manager moves an item one place "up" or "down"."""
+    template = _template_locked(actor, template)
+    _move(template.items.select_for_update(), item_id, direction)
+    _touch(template, now)
+
+
+@transaction.atomic
+def template_item_remove(*, actor: User, template: AgendaTemplate, item_id: int, now=None) -> None:
+    """A manager removes an item (a standing one too: it can be added back)."""
+    template = _template_locked(actor, template)
+    _item_of(template.items.select_for_update(), item_id).delete()
+    _renumber(template.items.order_by("position", "pk"))
+    _touch(template, now)
+
+
+# Each meeting's agenda -----------------------------------------------------------------
+
+
+def _next_open_meeting(*, community_id: int, after: Meeting) -> Meeting | None:
+    return (
+        Meeting.objects.filter(
+            community_id=community_id,
+            status=MeetingStatus.SCHEDULED,
+            starts_at__gt=after.starts_at,
+        )
+        .order_by("starts_at", "pk")
+        .first()
+    )
+
+
+def _topics_take(agenda: Agenda, topics: list[Topic], now: datetime) -> bool:
+    """Put chosen topics on `agenda` (locked): the first as the focus topic if it has
+    none, the others as items of their own (5 minutes each) before "Future agenda", or at
+    the end without one. Each topic is then taken up (DONE). True if anything changed."""
+    if not topics:
+        return False
+    items = list(agenda.items.order_by("position", "pk"))
+    future = next((i for i, item in enumerate(items) if item.kind == ItemKind.FUTURE), None)
+    added = []
+    for topic in topics:
+        if not agenda.focus_topic:
+            agenda.focus_topic = topic.title[:TITLE_LENGTH]
+            agenda.save(update_fields=["focus_topic"])
+        else:
+            added.append(
+                AgendaItem(agenda=agenda, kind=ItemKind.OTHER, title=topic.title, minutes=5)
+            )
+    if added:
+        AgendaItem.objects.bulk_create(added)
+        fresh = list(agenda.items.filter(pk__in=[a.pk for a in added]).order_by("pk"))
+        at = len(items) if future is None else future
+        _renumber(items[:at] + fresh + items[at:])
+    Topic.objects.filter(pk__in=[t.pk for t in topics]).update(status=TopicStatus.DONE)
+    return True
+
+
+@transaction.atomic
+def agenda_ensure(*, meeting: Meeting, now: datetime | None = None) -> Agenda:
+    """The meeting's agenda, made from its community's template if it has none: the
+    template's items copied, and the topics chosen at the meetings before it (and not yet
+    taken up) put on it, if the meeting is still to come and not cancelled (see
+    `_topics_take`). Safe to repeat: an existing agenda is returned as it is. Anyone who
+    may read the meeting's agenda may cause it to be made (its page does on opening)."""
+    now = now or timezone.now()
+    existing = Agenda.objects.filter(meeting=meeting).first()
+    if existing is not None:
+        existing.meeting = meeting
+        return existing
+    community = meeting.community
+    meeting = Meeting.objects.select_for_update().get(pk=meeting.pk)  # one maker at a time
+    meeting.community = community
+    existing = Agenda.objects.filter(meeting=meeting).first()
+    if existing is not None:
+        existing.meeting = meeting
+        return existing
+    template = template_ensure(community=community)
+    agenda = Agenda.objects.create(meeting=meeting, updated_at=now)
+    AgendaItem.objects.bulk_create(
+        AgendaItem(
+            agenda=agenda,
+            kind=item.kind,
+            title=item.title,
+            minutes=item.minutes,
+            per_member=item.per_member,
+            position=position,
+        )
+        for position, item in enumerate(template.items.order_by("position", "pk"))
+    )
+    if not meeting.is_cancelled and not meeting.has_started(now):
+        previous = meeting_previous(meeting=meeting)
+        if previous is not None:
+            chosen = Topic.objects.select_for_update().filter(
+                community=community,
+                status=TopicStatus.CHOSEN,
+                chosen_at__starts_at__lte=previous.starts_at,
+            )
+            _topics_take(agenda, list(chosen.order_by("created_at", "pk")), now)
+    return agenda
+
+
+def _can_edit(*, actor: User, meeting: Meeting, membership: Membership | None) -> bool:
+    if community_can_manage(user=actor, membership=membership):
+        return True
+    return (
+        membership is not None
+        and membership.is_active
+        and meeting.chair_id == actor.pk
+        and meeting.chair_confirmed_at is not None
+    )
+
+
+def agenda_can_edit(*, actor: User, meeting: Meeting) -> bool:
+    """Managers (and site staff) and the meeting's confirmed chair edit its agenda."""
+    if not actor.is_authenticated:
+        return False
+    membership = Membership.objects.filter(community_id=meeting.community_id, user=actor).first()
+    return _can_edit(actor=actor, meeting=meeting, membership=membership)
+
+
+def agenda_editor_error() -> AgendaError:
+    return AgendaError(
+        _("Only the meeting's confirmed chair and the managers can change its agenda."),
+        code="not_editor",
+        forbidden=True,
+    )
+
+
+def _agenda_locked(actor: User, agenda: Agenda, now: datetime) -> Agenda:
+    """The agenda, locked with its meeting, for `actor`'s change: refused unless they
+    manage the community or are the meeting's confirmed chair, and the meeting has neither
+    started nor been cancelled."""
+    community = agenda.meeting.community
+    membership = Membership.objects.filter(community=community, user=actor).first()
+    if not community_is_visible(user=actor, community=community, membership=membership):
+        raise CommunityNotFound(community.slug)
+    meeting = Meeting.objects.select_for_update().get(pk=agenda.meeting_id)
+    meeting.community = community
+    if not _can_edit(actor=actor, meeting=meeting, membership=membership):
+        raise agenda_editor_error()
+    if meeting.is_cancelled:
+        raise AgendaError(_("This meeting is cancelled."), code="cancelled")
+    if meeting.has_started(now):
+        raise AgendaError(
+            _("This meeting has started; its agenda can no longer be changed here."),
+            code="started",
+        )
+    locked = Agenda.objects.select_for_update().get(pk=agenda.pk)
+    locked.meeting = meeting
+    return locked
+
+
+def _changed(agenda: Agenda, now: datetime) -> None:
+    """After a change: saved, and members told if the agenda is published."""
+    agenda.updated_at = now
+    agenda.save(update_fields=["updated_at"])
+    if agenda.published_at is not None:
+        agenda.meeting = meeting_changed_visibly(meeting=agenda.meeting, now=now)
+
+
+def _presenter_check(community: Community, presenter: User | None) -> User | None:
+    if presenter is None:
+        return None
+    member = Membership.objects.filter(
+        community=community, user=presenter, status=MembershipStatus.ACTIVE
+    ).exists()
+    if not presenter.is_active or not (member or presenter.is_staff):
+        raise AgendaError(
+            _("The presenter must be an active member of this community or staff."),
+            code="bad_presenter",
+            field="presenter",
+        )
+    return presenter
+
+
+@transaction.atomic
+def agenda_focus_set(
+    *,
+    actor: User,
+    agenda: Agenda,
+    focus_topic: str = "",
+    presenter: User | None = None,
+    presenter_name: str = "",
+    now: datetime | None = None,
+) -> Agenda:
+    """The focus presentation's topic and its presenter: a member or staff
+    (`presenter`), or an outside guest by name (`presenter_name`), one or none."""
+    now = now or timezone.now()
+    agenda = _agenda_locked(actor, agenda, now)
+    focus_topic = _check_name(focus_topic, field="focus_topic")
+    presenter_name = _check_name(presenter_name, field="presenter_name")
+    if presenter is not None and presenter_name:
+        raise AgendaError(
+            _("Choose a member or name an outside guest, not both."),
+            code="two_presenters",
+            field="presenter_name",
+        )
+    presenter = _presenter_check(agenda.meeting.community, presenter)
+    before = (agenda.focus_topic, agenda.presenter_id, agenda.presenter_name)
+    agenda.focus_topic, agenda.presenter, agenda.presenter_name = (
+        focus_topic,
+        presenter,
+        presenter_name,
+    )
+    if before != (focus_topic, presenter and presenter.pk, presenter_name):
+        agenda.save(update_fields=["focus_topic", "presenter", "presenter_name"])
+        _changed(agenda, now)
+    return agenda
+
+
+@transaction.atomic
+def agenda_item_add(
+    *, actor: User, agenda: Agenda, title: str, minutes: int, now: datetime | None = None
+) -> AgendaItem:
+    """An item of this meeting only (kind OTHER), at the end."""
+    now = now or timezone.now()
+    agenda = _agenda_locked(actor, agenda, now)
+    item = AgendaItem.objects.create(
+        agenda=agenda,
+        kind=ItemKind.OTHER,
+        title=_check_title(title),
+        minutes=_check_minutes(minutes),
+        position=_next_position(agenda.items),
+    )
+    _changed(agenda, now)
+    return item
+
+
+@transaction.atomic
+def agenda_item_update(
+    *,
+    actor: User,
+    agenda: Agenda,
+    item_id: int,
+    title: str,
+    minutes: int,
+    now: datetime | None = None,
+) -> AgendaItem:
+    """Retitle an item or change its length."""
+    now = now or timezone.now()
+    agenda = _agenda_locked(actor, agenda, now)
+    item = _item_of(agenda.items.select_for_update(), item_id)
+    title, minutes = _check_title(title), _check_minutes(minutes)
+    if (item.title, item.minutes) != (title, minutes):
+        item.title, item.minutes = title, minutes
+        item.save(update_fields=["title", "minutes"])
+        _changed(agenda, now)
+    return item
+
+
+@transaction.atomic
+def agenda_item_move(
+    *, actor: User, agenda: Agenda, item_id: int, direction: str, now: datetime | None = None
+) -> None:
+    """Move an item one place "up" or "down"."""
+    now = now or timezone.now()
+    agenda = _agenda_locked(actor, agenda, now)
+    _move(agenda.items.select_for_update(), item_id, direction)
+    _changed(agenda, now)
+
+
+@transaction.atomic
+def agenda_item_remove(
+    *, actor: User, agenda: Agenda, item_id: int, now: datetime | None = None
+) -> None:
+    """Take an item off this meeting's agenda (a standing one too)."""
+    now = now or timezone.now()
+    agenda = _agenda_locked(actor, agenda, now)
+    _item_of(agenda.items.select_for_update(), item_id).delete()
+    _renumber(agenda.items.order_by("position", "pk"))
+    _changed(agenda, now)
+
+
+@transaction.atomic
+def agenda_publish(*, actor: User, agenda: Agenda, now: datetime | None = None) -> Agenda:
+    """Publish the agenda: from now on each change to it is one members must see.
+    Publishing itself changes nothing in their calendars, so it sends nothing."""
+    now = now or timezone.now()
+    agenda = _agenda_locked(actor, agenda, now)
+    if agenda.published_at is not None:
+        raise AgendaError(_("This agenda is published already."), code="published")
+    agenda.published_at = agenda.updated_at = now
+    agenda.save(update_fields=["published_at", "updated_at"])
+    return agenda
+
+
+# Topics for future meetings ------------------------------------------------------------
+
+
+def _active_member(user: User, community: Community) -> Membership | None:
+    return Membership.objects.filter(
+        community=community, user=user, status=MembershipStatus.ACTIVE
+    ).first()
+
+
+@transaction.atomic
+def topic_propose(
+    *, user: User, community: Community, title: str, details: str = "", now=None
+) -> Topic:
+    """Any active member (or a manager) proposes a topic for a future meeting."""
+    membership = Membership.objects.filter(community=community, user=user).first()
+    if not community_is_visible(user=user, community=community, membership=membership):
+        raise CommunityNotFound(community.slug)
+    if not (
+        (membership is not None and membership.is_active)
+        or community_can_manage(user=user, membership=membership)
+    ):
+        raise AgendaError(
+            _("Only this community's members can propose topics."),
+            code="not_member",
+            forbidden=True,
+        )
+    details = (details or "").strip()
+    if len(details) > DETAILS_LENGTH:
+        raise AgendaError(
+            _("Details have at most 2000 characters."), code="long_details", field="details"
+        )
+    return Topic.objects.create(
+        community=community,
+        title=_check_title(title),
+        details=details,
+        proposed_by=user,
+        created_at=now or timezone.now(),
+    )
+
+
+def _topic_locked(topic: Topic) -> Topic:
+    community = topic.community
+    locked = Topic.objects.select_for_update().get(pk=topic.pk)
+    locked.community = community
+    return locked
+
+
+def topic_can_decide(*, actor: User, community: Community, meeting: Meeting | None = None):
+    """Managers decide every topic; a confirmed chair decides at the meeting they chair
+    (without a meeting: at any meeting they chair that has not ended)."""
+    if not actor.is_authenticated:
+        return False
+    membership = Membership.objects.filter(community=community, user=actor).first()
+    if community_can_manage(user=actor, membership=membership):
+        return True
+    if membership is None or not membership.is_active:
+        return False
+    if meeting is not None:
+        return meeting.chair_id == actor.pk and meeting.chair_confirmed_at is not None
+    return Meeting.objects.filter(
+        community=community,
+        chair=actor,
+        chair_confirmed_at__isnull=False,
+        status=MeetingStatus.SCHEDULED,
+        ends_at__gt=timezone.now(),
+    ).exists()
+
+
+def _decider_require(actor: User, community: Community, meeting: Meeting | None) -> None:
+    membership = Membership.objects.filter(community=community, user=actor).first()
+    if not community_is_visible(user=actor, community=community, membership=membership):
+        raise CommunityNotFound(community.slug)
+    if not topic_can_decide(actor=actor, community=community, meeting=meeting):
+        raise AgendaError(
+            _("Only the managers and the meeting's confirmed chair decide on topics."),
+            code="not_decider",
+            forbidden=True,
+        )
+
+
+@dataclass(frozen=True)
+class Chosen:
+    topic: Topic
+    agenda: Agenda | None  # the next meeting's agenda it went on at once, if it had one
+
+
+@transaction.atomic
+def topic_choose(
+    *, actor: User, topic: Topic, meeting: Meeting, now: datetime | None = None
+) -> Chosen:
+    """Choose a proposed topic at `meeting` (not cancelled): it goes on the next meeting's
+    agenda — at once if that agenda is made and the meeting still to come, else when it
+    is made (`agenda_ensure`)."""
+    now = now or timezone.now()
+    community = topic.community
+    if meeting.community_id != community.pk:
+        raise AgendaError(
+            _("Choose a meeting of this community."), code="bad_meeting", field="meeting"
+        )
+    _decider_require(actor, community, meeting)
+    topic = _topic_locked(topic)
+    if topic.status != TopicStatus.PROPOSED:
+        raise AgendaError(
+            _("Only a proposed topic can be chosen; this one is %(status)s.")
+            % {"status": topic.get_status_display().lower()},
+            code="not_proposed",
+        )
+    if meeting.is_cancelled:
+        raise AgendaError(_("This meeting is cancelled."), code="cancelled", field="meeting")
+    topic.status, topic.chosen_at = TopicStatus.CHOSEN, meeting
+    topic.save(update_fields=["status", "chosen_at"])
+    following = _next_open_meeting(community_id=community.pk, after=meeting)
+    agenda = None
+    if following is not None and not following.has_started(now):
+        following = Meeting.objects.select_for_update().get(pk=following.pk)
+        following.community = community
+        agenda = Agenda.objects.select_for_update().filter(meeting=following).first()
+        if agenda is not None:
+            agenda.meeting = following
+            _topics_take(agenda, [topic], now)
+            _changed(agenda, now)
+            topic.status = TopicStatus.DONE
+    return Chosen(topic=topic, agenda=agenda)
+
+
+@transaction.atomic
+def topic_drop(*, actor: User, topic: Topic, now: datetime | None = None) -> Topic:
+    """Drop a proposed or chosen topic (one taken up stays as it is)."""
+    community = topic.community
+    _decider_require(actor, community, None)
+    topic = _topic_locked(topic)
+    if topic.status not in (TopicStatus.PROPOSED, TopicStatus.CHOSEN):
+        raise AgendaError(
+            _("This topic is %(status)s; it can no longer be dropped.")
+            % {"status": topic.get_status_display().lower()},
+            code="not_open",
+        )
+    topic.status = TopicStatus.DROPPED
+    topic.save(update_fields=["status"])
+    return topic
+
 
 # The live run ----------------------------------------------------------------------------
 #

@@ -489,6 +489,20 @@ def meeting_update(
 
 
 @transaction.atomic
+def meeting_changed_visibly(*, meeting: Meeting, now: datetime | None = None) -> Meeting:
+    """A change members must see, made by an app above (a published agenda's): the meeting
+    is locked, its sequence raised by one, and every invitation holder gets an update.
+    Call it once per change, inside the change's transaction; the caller has checked who
+    may make the change and that the meeting may still change."""
+    now = now or timezone.now()
+    meeting = _locked(meeting)
+    _sequence_raise(meeting, now)
+    if meeting.invitations_sent_at is not None:
+        _invitations_follow(meeting, now)
+    return meeting
+
+
+@transaction.atomic
 def meeting_cancel(*, actor: User, meeting: Meeting, now: datetime | None = None) -> Meeting:
     """Cancel one meeting (never deleted: it keeps its answers); its series is untouched."""
     now = now or timezone.now()

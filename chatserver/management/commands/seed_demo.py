@@ -4,6 +4,7 @@ import secrets
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from agendas.demo import demo_agendas_seed
 from communities.demo import DEMO_DOMAIN, demo_seed
 from communities.models import Community
 from meetings.demo import demo_meetings_seed
@@ -40,6 +41,7 @@ class Command(BaseCommand):
         community = Community.objects.get(slug="primary-care-cop")
         demo_room_seed(community=community, domain=DEMO_DOMAIN)
         demo_meetings_seed(community=community, domain=DEMO_DOMAIN)
+        demo_agendas_seed(community=community, domain=DEMO_DOMAIN)
         self.stdout.write(self.style.SUCCESS("Demo community ready."))
         width = max(len(email) for email, _name, _role in rows)
         for email, name, role in rows:
