@@ -149,11 +149,6 @@ def timeline_plan(
     )
 
 
-def _turn_seconds(community: Community) -> int:
-    template = AgendaTemplate.objects.filter(community=community).only("turn_seconds").first()
-    return template.turn_seconds if template else 60
-
-
 def agenda_timeline(*, agenda: Agenda, now: datetime | None = None) -> Timeline:
     """The agenda's planned timeline: each item's start and end from the meeting's start,
     the total, and whether (and by how much) it overruns the meeting's length. The
@@ -165,7 +160,7 @@ def agenda_timeline(*, agenda: Agenda, now: datetime | None = None) -> Timeline:
         starts_at=meeting.starts_at,
         duration_minutes=meeting.duration_minutes,
         members=member_count(community=community, now=now),
-        turn_seconds=_turn_seconds(community),
+        turn_seconds=turn_seconds(community=community),
     )
 
 
@@ -297,27 +292,27 @@ def run_state(*, meeting_id: int, now: datetime | None = None) -> dict | None:
     for user in (meeting.chair, meeting.backup):
         if user is not None:
             names.setdefault(user.pk, user.display_name)
-    members = Membership.objects.filter(
-        community=meeting.community_id, status=MembershipStatus.ACTIVE
-    ).count()
     seconds = turn_seconds(community=meeting.community)
-    items, at = [], meeting.starts_at
-    for item in run_items(meeting=meeting):
-        planned = timedelta(minutes=item.minutes)
-        if item.per_member:
-            planned += timedelta(seconds=seconds * members)
-        items.append(
-            {
-                "id": item.pk,
-                "title": item.title,
-                "kind": item.kind,
-                "planned_start": iso_utc(at),
-                "planned_end": iso_utc(at + planned),
-                "started_at": iso_utc(item.started_at),
-                "ended_at": iso_utc(item.ended_at),
-            }
-        )
-        at += planned
+    # The same plan as the agenda page's (one turn per member for the roundtable).
+    plan = timeline_plan(
+        items=run_items(meeting=meeting),
+        starts_at=meeting.starts_at,
+        duration_minutes=meeting.duration_minutes,
+        members=member_count(community=meeting.community, now=now),
+        turn_seconds=seconds,
+    )
+    items = [
+        {
+            "id": row.item.pk,
+            "title": row.item.title,
+            "kind": row.item.kind,
+            "planned_start": iso_utc(row.starts_at),
+            "planned_end": iso_utc(row.ends_at),
+            "started_at": iso_utc(row.item.started_at),
+            "ended_at": iso_utc(row.item.ended_at),
+        }
+        for row in plan.rows
+    ]
     return {
         "type": "meeting.state",
         "version": run.version,
