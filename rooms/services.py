@@ -192,7 +192,9 @@ def system_message_post(*, room_id: int, body: str, key: str) -> Message:
 def _own_or_managed(*, user: User, room_id: int, seq: int, manage: bool = False):
     room, is_manager = room_member_check(user=user, room_id=room_id)
     message = (
-        Message.objects.select_for_update()
+        # `of=("self",)`: a system message has no author, and PostgreSQL cannot lock
+        # the nullable side of the outer join that select_related makes of it.
+        Message.objects.select_for_update(of=("self",))
         .select_related("author")
         .filter(room=room, seq=seq)
         .first()
