@@ -32,7 +32,12 @@ class AgendasConfig(AppConfig):
             community_created_register,
             community_link_register,
         )
-        from meetings.hooks import HandoverSection, handover_section_register
+        from meetings.hooks import (
+            HandoverSection,
+            MeetingLink,
+            handover_section_register,
+            meeting_link_register,
+        )
 
         from . import selectors
         from .services import community_created_template
@@ -42,6 +47,8 @@ class AgendasConfig(AppConfig):
         community_link_register(
             CommunityLink(_("Standing agenda"), "agendas:template", managers_only=True)
         )
+        meeting_link_register(MeetingLink(_("The agenda"), "agendas:agenda"))
+        meeting_link_register(MeetingLink(_("Follow the meeting live"), "agendas:live"))
         handover_section_register(
             HandoverSection(
                 key="agenda_timeline",

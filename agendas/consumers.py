@@ -31,6 +31,7 @@ def _command(command: str):
 class MeetingConsumer(LiveConsumer):
     frames = protocol.CLIENT_FRAMES
 
+    meeting: Meeting | None = None
     meeting_id: int | None = None
     watching = False
 
@@ -43,6 +44,7 @@ class MeetingConsumer(LiveConsumer):
             raise Refused(CLOSE_NOT_FOUND) from None
         except selectors.NotMeetingMember:
             raise Refused(CLOSE_NOT_MEMBER) from None
+        self.meeting = meeting
         self.meeting_id = meeting.pk
         self.group = selectors.meeting_group(meeting.pk)
         # A membership that ends closes the community's sockets (rooms.receivers).
@@ -56,6 +58,7 @@ class MeetingConsumer(LiveConsumer):
     def _arrive(self) -> dict:
         """Present, a turn that ran out while nobody watched moved on, and the state: one
         trip to the database thread."""
+        services.agenda_ensure(meeting=self.meeting)  # as the agenda page does on opening
         services.run_expire(meeting_id=self.meeting_id)
         services.connection_open(
             user=self.user, meeting_id=self.meeting_id, connection_id=self.connection_id

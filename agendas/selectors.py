@@ -23,7 +23,16 @@ from meetings.models import Meeting
 from meetings.selectors import meeting_previous
 
 from .enums import TopicStatus
-from .models import Agenda, AgendaItem, AgendaTemplate, ItemFields, Run, TemplateItem, Topic
+from .models import (
+    Agenda,
+    AgendaItem,
+    AgendaTemplate,
+    ItemFields,
+    Run,
+    TemplateItem,
+    Topic,
+    Turn,
+)
 
 # Templates and agendas -----------------------------------------------------------------
 
@@ -274,6 +283,23 @@ def _person(user_id: int | None, names: dict[int, str]) -> dict | None:
     return {"id": user_id, "name": names.get(user_id, "")}
 
 
+def run_spoken(*, run: Run, names: dict[int, str]) -> list[dict]:
+    """How long each member spoke in the roundtable, longest first (turns that ended,
+    from their start to their end, pauses included; a pass counts its few seconds)."""
+    if run.pk is None:
+        return []
+    totals: dict[int, float] = {}
+    turns = Turn.objects.filter(run=run, ended_at__isnull=False).values_list(
+        "user_id", "started_at", "ended_at"
+    )
+    for user_id, started_at, ended_at in turns:
+        totals[user_id] = totals.get(user_id, 0.0) + (ended_at - started_at).total_seconds()
+    return [
+        {**_person(user_id, names), "seconds": round(seconds)}
+        for user_id, seconds in sorted(totals.items(), key=lambda pair: (-pair[1], pair[0]))
+    ]
+
+
 def run_state(*, meeting_id: int, now: datetime | None = None) -> dict | None:
     """The whole state of a meeting's live run, as the `meeting.state` frame every socket
     gets on connect and after each change. None if there is no such meeting."""
@@ -330,10 +356,12 @@ def run_state(*, meeting_id: int, now: datetime | None = None) -> dict | None:
             "queue": [_person(u, names) for u in run.queue],
             "done": [_person(u, names) for u in run.done],
             "passed": [_person(u, names) for u in run.passed],
+            "spoken": run_spoken(run=run, names=names),
         },
         "present": [_person(u, names) for u in run.present],
         "chair": _person(meeting.chair_id, names),
         "backup": _person(meeting.backup_id, names),
+        "handed_over": run.handed_over,
     }
 
 

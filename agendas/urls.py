@@ -17,6 +17,7 @@ urlpatterns = [
     path(f"{AGENDA}items/", views.agenda_item_add, name="item_add"),
     path(f"{AGENDA}items/<int:item_id>/", views.agenda_item, name="item"),
     path(f"{AGENDA}publish/", views.agenda_publish, name="publish"),
+    path("<slug:slug>/meetings/<int:meeting_id>/live/", views.live_page, name="live"),
     path("<slug:slug>/topics/", views.topics, name="topics"),
     path("<slug:slug>/topics/<int:topic_id>/choose/", views.topic_choose, name="topic_choose"),
     path("<slug:slug>/topics/<int:topic_id>/drop/", views.topic_drop, name="topic_drop"),

@@ -22,6 +22,8 @@ from communities.selectors import community_can_manage, community_can_read, comm
 from communities.services import CommunityActionError
 from meetings.selectors import MeetingNotFound, meeting_get
 
+from rooms.models import BODY_MAX_LENGTH, REASON_MAX_LENGTH
+
 from . import selectors, services
 from .forms import (
     FocusForm,
@@ -33,6 +35,7 @@ from .forms import (
     TurnForm,
     error_field,
 )
+from .models import LINE_LENGTH
 
 
 def _refused(request, community, message):
@@ -310,6 +313,24 @@ def _agenda_page(
 @_readable
 def agenda_page(request, community, membership, meeting, agenda):
     return _agenda_page(request, community, membership, meeting, agenda)
+
+
+@login_required
+@with_community
+@_readable
+def live_page(request, community, membership, meeting, agenda):
+    """The meeting live: the chair's console for whoever may run it, the member's view for
+    everyone, the side chat alongside; meeting.js draws both from the socket's state."""
+    context = {
+        "community": community,
+        "meeting": meeting,
+        "room": meeting.room,
+        "is_manager": community_can_manage(user=request.user, membership=membership),
+        "line_max": LINE_LENGTH,
+        "body_max": BODY_MAX_LENGTH,
+        "reason_max": REASON_MAX_LENGTH,
+    }
+    return render(request, "agendas/live.html", context)
 
 
 @require_POST

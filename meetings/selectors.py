@@ -23,7 +23,7 @@ from outbox.models import Email
 
 from . import ical
 from .enums import AttendanceStatus, MailKind, MeetingStatus, Response, SwapStatus
-from .hooks import handover_sections
+from .hooks import handover_sections, meeting_links
 from .models import (
     Answer,
     Attendance,
@@ -612,3 +612,11 @@ def meeting_ics(*, meeting: Meeting, reader: User) -> bytes:
         uid=f"meeting-{meeting.pk}-download@{host}",
     )
     return ical.serialize(calendar)
+
+
+def meeting_links_for(*, meeting: Meeting) -> list[tuple[str, str]]:
+    """(label, URL) of each link the apps above put on a meeting's page for its members."""
+    return [
+        (str(link.label), reverse(link.url_name, args=[meeting.community.slug, meeting.pk]))
+        for link in meeting_links
+    ]

@@ -191,6 +191,7 @@ def _detail_page(
         "can_change": can_manage and open_ and not started,
         "sees_link": selectors.meeting_can_see_link(user=user, membership=membership),
         "summary": selectors.answer_summary(meeting=meeting),
+        "links": selectors.meeting_links_for(meeting=meeting) if can_read else [],
     }
     if can_manage:
         progress = selectors.meeting_mail_progress(meeting=meeting)

@@ -117,6 +117,30 @@ def test_the_state_frame_has_what_every_client_draws():
     assert sorted(p["id"] for p in frame["present"]) == sorted(u.pk for u in users)
 
 
+def test_the_state_shows_speaking_time_longest_first_and_the_handover():
+    meeting, _manager, users, _items = _world()
+    now = timezone.now()
+    _roundtable(meeting, users[0], users, now)
+    assert selectors.run_state(meeting_id=meeting.pk, now=now)["roundtable"]["spoken"] == []
+
+    for command, at in [("turn.next", 20), ("turn.pass", 23), ("turn.next", 95)]:
+        services.run_command(
+            actor=users[0], meeting=meeting, command=command, now=now + timedelta(seconds=at)
+        )
+    frame = selectors.run_state(meeting_id=meeting.pk, now=now + timedelta(seconds=95))
+
+    # Member A spoke 20 s, B passed after 3 s, C spoke 72 s (one extension would show too).
+    assert frame["roundtable"]["current_speaker"] is None
+    assert frame["roundtable"]["spoken"] == [
+        {"id": users[2].pk, "name": "Member C", "seconds": 72},
+        {"id": users[0].pk, "name": "Member A", "seconds": 20},
+        {"id": users[1].pk, "name": "Member B", "seconds": 3},
+    ]
+    assert frame["handed_over"] is False
+    services.run_command(actor=users[0], meeting=meeting, command="chair.handover")
+    assert selectors.run_state(meeting_id=meeting.pk)["handed_over"] is True
+
+
 def test_a_member_who_is_not_chair_is_refused_and_nothing_changes():
     meeting, _manager, users, _items = _world()
     before = _snapshot(meeting)

@@ -75,7 +75,12 @@ def _url(community, name, **kwargs) -> str:
 
 
 def _get_urls(community, meeting) -> list[str]:
-    return [_agenda_url(meeting), _url(community, "template"), _url(community, "topics")]
+    return [
+        _agenda_url(meeting),
+        _agenda_url(meeting, "live"),
+        _url(community, "template"),
+        _url(community, "topics"),
+    ]
 
 
 def _post_urls(community, meeting, item, topic) -> list[str]:
@@ -574,6 +579,34 @@ def test_agenda_page_in_french(client):
     assert "Ajouter un point" in page
     assert "Publier l\u2019ordre du jour" in page
     assert "Chronologie" in page
+
+
+def test_live_page_for_a_member_the_chair_and_in_french(client):
+    community, manager, users, meetings = _world(language="fr")
+    meeting = meetings[0]
+    url = _agenda_url(meeting, "live")
+    client.force_login(users[1])
+
+    page = _page(client.get(url))
+    assert f'data-ws-path="/ws/meetings/{meeting.pk}/"' in page
+    assert 'data-manager="false"' in page
+    assert 'role="timer"' in page
+    # The side chat alongside, run by the room's own script.
+    assert f'data-ws-path="/ws/rooms/{meeting.room_id}/"' in page
+    assert "js/meeting.js" in page and "js/room.js" in page
+    # Reached from the meeting's page (through meetings' link hook).
+    assert url in _page(client.get(meeting.get_absolute_url()))
+
+    client.force_login(manager)
+    assert 'data-manager="true"' in _page(client.get(url))
+
+    users[0].language = "fr"
+    users[0].save(update_fields=["language"])
+    client.force_login(users[0])
+    french = _page(client.get(url, headers={"accept-language": "fr"}))
+    assert '<html lang="fr">' in french
+    assert "Console de la présidence" in french
+    assert "Intervenant suivant" in french
 
 
 def test_agenda_page_queries_do_not_grow_with_items(client):
