@@ -21,7 +21,6 @@ from communities.http import manager_view, refusal_response, with_community
 from communities.selectors import community_can_manage, community_can_read, community_members
 from communities.services import CommunityActionError
 from meetings.selectors import MeetingNotFound, meeting_get
-
 from rooms.models import BODY_MAX_LENGTH, REASON_MAX_LENGTH
 
 from . import selectors, services

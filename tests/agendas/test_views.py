@@ -582,7 +582,7 @@ def test_agenda_page_in_french(client):
 
 
 def test_live_page_for_a_member_the_chair_and_in_french(client):
-    community, manager, users, meetings = _world(language="fr")
+    _community, manager, users, meetings = _world(language="fr")
     meeting = meetings[0]
     url = _agenda_url(meeting, "live")
     client.force_login(users[1])
