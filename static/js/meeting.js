@@ -150,6 +150,15 @@ function mayRun() {
   return [state.chair, state.backup].some((person) => person && person.id === myId);
 }
 
+// Whether the server takes this person's commands now (it decides; this only picks what
+// to show): the backup only once the chair handed over (or has been away 30 s, which
+// only the server knows — the console stays shown to the backup, with a note).
+function mayRunNow() {
+  if (!mayRun()) return false;
+  if (isManager || (state.chair && state.chair.id === myId)) return true;
+  return state.handed_over;
+}
+
 function currentItem() {
   return state.items.find((item) => item.id === state.current_item) || null;
 }
@@ -311,7 +320,7 @@ function drawLines() {
   const rt = state.roundtable;
   const speaker = rt.current_speaker;
   const mine = speaker && speaker.id === myId;
-  const forThem = speaker && !mine && mayRun();
+  const forThem = speaker && !mine && mayRunNow();
   els.lines.hidden = !(state.status === "live" && (mine || forThem));
   if (els.lines.hidden) return;
   els.linesHeading.textContent = mine

@@ -21,21 +21,12 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.asyncio]
 @pytest.fixture
 def meeting_world(postgres_database):
     def make(members: int, turn_seconds: int = 60) -> dict:
-        from django.db import connection
-
-        if connection.vendor == "postgresql":
-            from tests.agendas.process_seed import seed
-
-            seeded = seed(members=members, turn_seconds=turn_seconds)
-        else:
-            out = run_python(
-                postgres_database,
-                "-m",
-                "tests.agendas.process_seed",
-                str(members),
-                str(turn_seconds),
-            )
-            seeded = json.loads(out.strip().splitlines()[-1])
+        # In a subprocess, on PostgreSQL runs too: the tests are async, and the ORM will
+        # not run in their event loop's thread.
+        out = run_python(
+            postgres_database, "-m", "tests.agendas.process_seed", str(members), str(turn_seconds)
+        )
+        seeded = json.loads(out.strip().splitlines()[-1])
         return {**seeded, "database": postgres_database}
 
     return make
