@@ -24,6 +24,7 @@ from tests.factories import CommunityFactory, MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.browser
 
+ROUNDTABLE = "Current progress / initiatives roundtable"  # the standing item's title
 TURN_SECONDS = 6  # a short turn, so the test does not wait a minute for one to run out
 
 
@@ -31,9 +32,7 @@ def _meeting():
     community = CommunityFactory(join_policy=JoinPolicy.OPEN, name="Rural Family Medicine")
     joined = timezone.now() - timedelta(days=300)
     people = {
-        name: MembershipFactory(
-            community=community, joined_at=joined, user__display_name=name
-        ).user
+        name: MembershipFactory(community=community, joined_at=joined, user__display_name=name).user
         for name in ("Carla Chair", "Ana Member", "Ben Member")
     }
     staff = UserFactory(is_staff=True)
@@ -106,8 +105,8 @@ def test_chair_runs_the_roundtable_and_members_follow_live(daphne_server, chromi
         chair.locator("body").click(position={"x": 5, "y": 5})  # focus out of the buttons
         chair.keyboard.press("ArrowRight")
         for page in pages:
-            expect(page.locator("[data-now-title]")).to_have_text("Current progress / initiatives roundtable")
-            expect(page.locator(".live-agenda li.current")).to_contain_text("Current progress / initiatives roundtable")
+            expect(page.locator("[data-now-title]")).to_have_text(ROUNDTABLE)
+            expect(page.locator(".live-agenda li.current")).to_contain_text(ROUNDTABLE)
 
         chair.get_by_label("Speaking order").select_option("alphabetical")
         chair.get_by_role("button", name="Start the roundtable").click()
