@@ -224,6 +224,26 @@ async def test_goto_an_item_that_does_not_exist_and_extending_past_the_bound():
         assert (await db(Run.objects.get)(meeting=meeting)).version == version
 
 
+async def test_commands_after_the_meeting_ended_are_refused_and_change_nothing():
+    world = await db(_world)()
+    meeting = world["meeting"]
+    async with connected(world["chair"], meeting.pk) as chair:
+        await chair.connect()
+        for frame in ({"type": "meeting.start"}, {"type": "meeting.end"}):
+            await chair.send_json_to(frame)
+            await receive_until(chair, "command.done")
+        while not await chair.receive_nothing(0.3):  # the states those moves sent
+            await receive(chair)
+        ended = await db(Run.objects.values("status", "version").get)(meeting=meeting)
+        assert ended["status"] == "ended"
+        for frame in ({"type": "agenda.next"}, {"type": "meeting.start"}, {"type": "turn.next"}):
+            await chair.send_json_to({**frame, "request_id": "late"})
+            error = await receive(chair)
+            assert (error["type"], error["code"], error["request_id"]) == ("error", "ended", "late")
+        assert await chair.receive_nothing(0.3)
+        assert (await db(Run.objects.get)(meeting=meeting)).version == ended["version"]
+
+
 async def test_the_speaker_records_their_lines_and_an_over_long_line_is_refused():
     world = await db(_world)()
     meeting = world["meeting"]
