@@ -274,6 +274,10 @@ function drawConsole() {
     button.setAttribute("aria-disabled", String(!on));
     button.classList.toggle("off", !on);
   }
+  // What can never apply to this run or this person is not shown at all.
+  buttons.get("meeting.start").hidden = state.status !== "scheduled";
+  buttons.get("meeting.end").hidden = state.status === "ended";
+  buttons.get("chair.handover").hidden = !(isChair || isManager) || !state.backup;
   buttons.get("turn.pause").hidden = paused;
   buttons.get("turn.resume").hidden = !paused;
   $("[data-roundtable-start]").hidden = !(item && item.kind === "roundtable");
