@@ -55,8 +55,17 @@ def agenda_of(*, meeting: Meeting) -> Agenda | None:
     return agenda
 
 
-def agenda_items(*, agenda: Agenda) -> list[AgendaItem]:
-    return list(agenda.items.order_by("position", "pk"))
+def agenda_items(
+    *, agenda: Agenda | None = None, meeting: Meeting | None = None
+) -> list[AgendaItem]:
+    """An agenda's items in order; or, by `meeting`, its agenda's (none before it has one:
+    the live run reads them this way without fetching the agenda)."""
+    found = (
+        agenda.items.all()
+        if agenda is not None
+        else AgendaItem.objects.filter(agenda__meeting=meeting)
+    )
+    return list(found.order_by("position", "pk"))
 
 
 def member_count(*, community: Community, now: datetime | None = None) -> int:
@@ -272,11 +281,6 @@ def turn_seconds(*, community: Community) -> int:
     return next(iter(found), 60)
 
 
-def run_items(*, meeting: Meeting) -> list[AgendaItem]:
-    """The meeting's agenda items in order (none before it has an agenda)."""
-    return list(AgendaItem.objects.filter(agenda__meeting=meeting).order_by("position", "pk"))
-
-
 def _person(user_id: int | None, names: dict[int, str]) -> dict | None:
     if user_id is None:
         return None
@@ -321,7 +325,7 @@ def run_state(*, meeting_id: int, now: datetime | None = None) -> dict | None:
     seconds = turn_seconds(community=meeting.community)
     # The same plan as the agenda page's (one turn per member for the roundtable).
     plan = timeline_plan(
-        items=run_items(meeting=meeting),
+        items=agenda_items(meeting=meeting),
         starts_at=meeting.starts_at,
         duration_minutes=meeting.duration_minutes,
         members=member_count(community=meeting.community, now=now),

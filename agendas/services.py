@@ -759,7 +759,7 @@ def _fields(state: rules.State) -> dict:
 
 def _context(meeting: Meeting, run: Run) -> rules.Context:
     items = [
-        rules.Item(id=item.pk, kind=item.kind) for item in selectors.run_items(meeting=meeting)
+        rules.Item(id=item.pk, kind=item.kind) for item in selectors.agenda_items(meeting=meeting)
     ]
     members = dict(
         Membership.objects.filter(community=meeting.community_id, status=MembershipStatus.ACTIVE)
