@@ -4,6 +4,7 @@ state."""
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.db import models
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -279,6 +280,26 @@ def turn_seconds(*, community: Community) -> int:
         "turn_seconds", flat=True
     )
     return next(iter(found), 60)
+
+
+def turn_current(*, meeting: Meeting) -> Turn | None:
+    """The turn under way in the meeting's live run, with its lines (None if nobody
+    speaks)."""
+    return (
+        Turn.objects.filter(
+            run__meeting=meeting,
+            run__status="live",
+            run__speaker_id=models.F("user_id"),
+            ended_at=None,
+        )
+        .order_by("-started_at")
+        .first()
+    )
+
+
+def turn_key(turn: Turn) -> str:
+    """Names a turn as a page sees it in the state frame: `<speaker id>@<turn_started_at>`."""
+    return f"{turn.user_id}@{iso_utc(turn.started_at)}"
 
 
 def _person(user_id: int | None, names: dict[int, str]) -> dict | None:

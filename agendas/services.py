@@ -1108,11 +1108,7 @@ def turn_lines_set(
                 _("A line has at most %(max)d characters.") % {"max": LINE_LENGTH},
             )
         lines[name] = text
-    turn = (
-        Turn.objects.filter(run=run, user_id=run.speaker_id, ended_at=None)
-        .order_by("-started_at")
-        .first()
-    )
+    turn = selectors.turn_current(meeting=meeting)
     if turn is None:
         raise RunError("no_turn", _("Nobody is speaking."))
     Turn.objects.filter(pk=turn.pk).update(**lines, private=bool(private))

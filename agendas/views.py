@@ -320,11 +320,20 @@ def agenda_page(request, community, membership, meeting, agenda):
 def live_page(request, community, membership, meeting, agenda):
     """The meeting live: the chair's console for whoever may run it, the member's view for
     everyone, the side chat alongside; meeting.js draws both from the socket's state."""
+    # The turn under way, so its speaker (or whoever may run the meeting) finds the lines
+    # already saved after a reload.
+    turn = selectors.turn_current(meeting=meeting)
+    is_manager = community_can_manage(user=request.user, membership=membership)
+    runs = request.user.pk in (meeting.chair_id, meeting.backup_id) or is_manager
+    if turn is not None and turn.user_id != request.user.pk and not runs:
+        turn = None
     context = {
         "community": community,
         "meeting": meeting,
+        "turn": turn,
+        "turn_key": selectors.turn_key(turn) if turn else "",
         "room": meeting.room,
-        "is_manager": community_can_manage(user=request.user, membership=membership),
+        "is_manager": is_manager,
         "line_max": LINE_LENGTH,
         "body_max": BODY_MAX_LENGTH,
         "reason_max": REASON_MAX_LENGTH,

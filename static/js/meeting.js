@@ -333,9 +333,16 @@ function drawLines() {
   els.linesForm.querySelector("button").textContent = mine ? t("Save my lines") : t("Save their lines");
   const turn = `${speaker.id}@${rt.turn_started_at}`;
   if (linesFor !== turn) {
-    // A new turn: an empty box (the lines are kept on each turn).
+    // A new turn: an empty box (the lines are kept on each turn) — unless the page came
+    // with this turn's lines already saved (a reload during it).
+    const loaded = linesFor === null && els.linesForm.dataset.turn === turn;
     linesFor = turn;
-    els.linesForm.reset();
+    if (!loaded) {
+      for (const field of els.linesForm.elements) {
+        if (field.type === "checkbox") field.checked = false;
+        else if (field.tagName === "INPUT") field.value = "";
+      }
+    }
     els.linesStatus.textContent = "";
   }
 }

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from agendas import services
+from agendas import selectors, services
 from agendas.enums import ItemKind, TopicStatus
 from agendas.models import Agenda, AgendaItem, Topic
 from communities.enums import JoinPolicy, Role
@@ -607,6 +607,34 @@ def test_live_page_for_a_member_the_chair_and_in_french(client):
     assert '<html lang="fr">' in french
     assert "Console de la présidence" in french
     assert "Intervenant suivant" in french
+
+
+def test_live_page_brings_the_turns_saved_lines_to_its_speaker_and_the_chair_only(client):
+    _community, _manager, users, meetings = _world()
+    meeting, chair = meetings[0], users[0]
+    services.agenda_ensure(meeting=meeting)
+    services.run_presence_set(meeting_id=meeting.pk, present=[users[1].pk])
+    for command, args in [
+        ("meeting.start", {}),
+        ("agenda.next", {}),
+        ("roundtable.start", {"order": "alphabetical"}),
+    ]:
+        services.run_command(actor=chair, meeting=meeting, command=command, args=args)
+    services.turn_lines_set(
+        user=users[1], meeting=meeting, challenge="Night shifts", help_wanted="", private=True
+    )
+    turn = selectors.turn_current(meeting=meeting)
+    url = _agenda_url(meeting, "live")
+
+    for reader in (users[1], chair):
+        client.force_login(reader)
+        page = _page(client.get(url))
+        assert f'data-turn="{selectors.turn_key(turn)}"' in page
+        assert 'value="Night shifts"' in page
+        assert 'name="private" checked' in page
+    client.force_login(users[2])
+    page = _page(client.get(url))
+    assert "Night shifts" not in page and 'data-turn=""' in page
 
 
 def test_agenda_page_queries_do_not_grow_with_items(client):
