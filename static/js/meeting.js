@@ -335,7 +335,7 @@ function drawLines() {
   if (linesFor !== turn) {
     // A new turn: an empty box (the lines are kept on each turn) — unless the page came
     // with this turn's lines already saved (a reload during it).
-    const loaded = linesFor === null && els.linesForm.dataset.turn === turn;
+    const loaded = linesFor === null && els.linesForm.dataset.linesTurn === turn;
     linesFor = turn;
     if (!loaded) {
       for (const field of els.linesForm.elements) {

@@ -629,12 +629,12 @@ def test_live_page_brings_the_turns_saved_lines_to_its_speaker_and_the_chair_onl
     for reader in (users[1], chair):
         client.force_login(reader)
         page = _page(client.get(url))
-        assert f'data-turn="{selectors.turn_key(turn)}"' in page
+        assert f'data-lines-turn="{selectors.turn_key(turn)}"' in page
         assert 'value="Night shifts"' in page
         assert 'name="private" checked' in page
     client.force_login(users[2])
     page = _page(client.get(url))
-    assert "Night shifts" not in page and 'data-turn=""' in page
+    assert "Night shifts" not in page and 'data-lines-turn=""' in page
 
 
 def test_agenda_page_queries_do_not_grow_with_items(client):
