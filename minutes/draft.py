@@ -131,24 +131,31 @@ def span(start: datetime | None, end: datetime | None, zone: str) -> str:
 # The parts -----------------------------------------------------------------------------
 
 
+def fact(label: str, value: str) -> str:
+    """A list line "**Label:** value" (the pattern translated: French puts a space before
+    the colon)."""
+    # Translators: a fact in the minutes, e.g. "**Chair:** Ann"; keep the ** around the label.
+    return "- " + _("**%(label)s:** %(value)s") % {"label": label, "value": value}
+
+
 def header(facts: MinutesFacts) -> list[str]:
     when = facts.started_at or facts.starts_at
+    held = day(when, facts.zone)
+    if facts.started_at:
+        held += ", " + span(facts.started_at, facts.ended_at, facts.zone)
     lines = [
-        "# " + _("Minutes: %(title)s") % {"title": escape(facts.title)},
+        "# "
+        + _("Minutes: %(title)s, %(day)s")
+        % {"title": escape(facts.title), "day": day(when, facts.zone)},
         "",
-        "- **"
-        + _("Date")
-        + ":** "
-        + day(when, facts.zone)
-        + (f", {span(facts.started_at, facts.ended_at, facts.zone)}" if facts.started_at else "")
-        + f" ({facts.zone})",
-        "- **" + _("Community") + ":** " + escape(facts.community),
-        "- **" + _("Chair") + ":** " + (escape(facts.chair) if facts.chair else _("no chair")),
-        "- **" + _("Present") + ":** " + _names(facts.present),
-        "- **" + _("Regrets") + ":** " + _names(facts.regrets),
+        fact(_("Date"), f"{held} ({facts.zone})"),
+        fact(_("Community"), escape(facts.community)),
+        fact(_("Chair"), escape(facts.chair) if facts.chair else _("no chair")),
+        fact(_("Present"), _names(facts.present)),
+        fact(_("Regrets"), _names(facts.regrets)),
     ]
     if facts.absent:
-        lines.append("- **" + _("Absent") + ":** " + _names(facts.absent))
+        lines.append(fact(_("Absent"), _names(facts.absent)))
     return lines
 
 
@@ -176,14 +183,10 @@ def roundtable_part(facts: MinutesFacts) -> list[str]:
 
 
 def focus_part(facts: MinutesFacts) -> list[str]:
-    lines = [
-        "- **"
-        + _("Focus topic")
-        + ":** "
-        + (escape(facts.focus_topic) if facts.focus_topic else _("none set")),
-    ]
+    topic = escape(facts.focus_topic) if facts.focus_topic else _("none set")
+    lines = [fact(_("Focus topic"), topic)]
     if facts.presenter:
-        lines.append("- **" + _("Presenter") + ":** " + escape(facts.presenter))
+        lines.append(fact(_("Presenter"), escape(facts.presenter)))
     return lines
 
 
