@@ -6,7 +6,7 @@ AppConfig.ready() — the pattern of `communities/hooks.py` and `meetings/hooks.
 """
 
 from collections.abc import Callable
-from functools import partial
+from functools import wraps
 
 from django.db import transaction
 
@@ -23,4 +23,14 @@ def run_ended_on_commit(*, meeting_id: int) -> None:
     run has ended whatever a callback does, so a failing one is logged, the others still
     run, and the chair's command still succeeds."""
     for callback in run_ended_callbacks:
-        transaction.on_commit(partial(callback, meeting_id=meeting_id), robust=True)
+        transaction.on_commit(_bound(callback, meeting_id), robust=True)
+
+
+def _bound(callback: Callable[..., None], meeting_id: int) -> Callable[[], None]:
+    # Not functools.partial: a robust on_commit logs a failure by the callable's
+    # __qualname__, which a partial lacks.
+    @wraps(callback)
+    def call() -> None:
+        callback(meeting_id=meeting_id)
+
+    return call

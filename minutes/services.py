@@ -187,7 +187,9 @@ def minutes_draft_edit(
     distributed minutes get a new revision, a draft. An unchanged text changes nothing."""
     now = now or timezone.now()
     meeting = _recorder_require(actor, meeting)
-    body = _check_text(body, limit=BODY_LENGTH, field="body")
+    # As drafted: Unix line ends, one at the end (a browser's form sends CRLF).
+    body = _check_text(str(body or "").replace("\r\n", "\n"), limit=BODY_LENGTH, field="body")
+    body += "\n"
     minutes = Minutes.objects.select_for_update().filter(meeting=meeting).first()
     latest = _latest(minutes) if minutes is not None else None
     if latest is None:
