@@ -2,9 +2,11 @@
 run through the agendas' services), redrafted only while untouched; notes, decisions and
 action items, and every refusal changing nothing."""
 
+import threading
 from datetime import date, timedelta
 
 import pytest
+from django.db import connection
 
 from agendas import hooks as agenda_hooks
 from agendas import services as agenda_services
@@ -523,3 +525,34 @@ def test_the_same_status_again_changes_nothing(live, action):
     services.action_item_status_set(actor=live.backup, action_item=action, status="open")
 
     assert minutes_state() == before
+
+
+@pytest.mark.postgres
+def test_two_processes_drafting_at_once_make_one_draft(transactional_db):
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers are tested on PostgreSQL (DATABASE_URL=postgres://...)")
+    w = world()
+    run_until_end(w)
+    meeting_end(w)  # committed: its callback drafted already; start again without it
+    Minutes.objects.all().delete()
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def worker():
+        try:
+            barrier.wait()
+            services.minutes_draft_generate(meeting=w.meeting, now=at(w, 60))
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert errors == []
+    assert Minutes.objects.count() == 1
+    assert MinutesRevision.objects.count() == 1
