@@ -28,6 +28,7 @@ from rooms.services import system_message_post
 from . import run as rules
 from . import selectors
 from .enums import ItemKind, RunStatus, TopicStatus
+from .hooks import run_ended_on_commit
 from .models import (
     LINE_LENGTH,
     MAX_ITEM_MINUTES,
@@ -839,6 +840,7 @@ def _write(
                 present_ids=changes.get("attended", run.attended),
                 now=now,
             )
+            run_ended_on_commit(meeting_id=run.meeting_id)
         _publish(run.meeting_id)
     return True
 

@@ -1,5 +1,24 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class MinutesConfig(AppConfig):
     name = "minutes"
+    verbose_name = _("Minutes")
+
+    def ready(self) -> None:
+        from agendas.hooks import run_ended_register
+        from meetings.hooks import HandoverSection, handover_section_register
+
+        from . import selectors
+        from .services import minutes_run_ended
+
+        run_ended_register(minutes_run_ended)
+        handover_section_register(
+            HandoverSection(
+                key="action_items",
+                title=_("Open action items"),
+                template="minutes/handover_action_items.html",
+                context=selectors.handover_action_items,
+            )
+        )

@@ -1,0 +1,197 @@
+"""Reads of the minutes: a meeting's facts for its draft, its revisions, action items."""
+
+from django.db.models import F, QuerySet
+
+from accounts.models import User
+from agendas.enums import TopicStatus
+from agendas.models import Agenda, AgendaItem, Run, Topic, Turn
+from agendas.selectors import agenda_new_members
+from communities.enums import MembershipStatus
+from communities.models import Community, Membership
+from meetings.enums import MeetingStatus, Response
+from meetings.models import Answer, Meeting
+
+from .draft import ActionFacts, ItemFacts, MinutesFacts, NextMeeting, RoundtableLine
+from .enums import ActionStatus
+from .models import ActionItem, Decision, Minutes, MinutesRevision, Note
+
+# The minutes and their revisions -------------------------------------------------------
+
+
+def minutes_of(*, meeting: Meeting) -> Minutes | None:
+    minutes = Minutes.objects.filter(meeting=meeting).first()
+    if minutes is not None:
+        minutes.meeting = meeting
+    return minutes
+
+
+def minutes_revisions(*, minutes: Minutes) -> list[MinutesRevision]:
+    """Every revision, the first first."""
+    return list(minutes.revisions.order_by("number"))
+
+
+def minutes_current(*, minutes: Minutes) -> MinutesRevision | None:
+    """The latest revision: the minutes as they stand."""
+    return minutes.revisions.order_by("-number").first()
+
+
+# The facts of a meeting, for its draft -------------------------------------------------
+
+
+def _by_name(users) -> tuple[str, ...]:
+    return tuple(sorted((u.display_name for u in users), key=lambda n: (n.casefold(), n)))
+
+
+def _next_meeting(meeting: Meeting) -> NextMeeting | None:
+    following = (
+        Meeting.objects.filter(
+            community_id=meeting.community_id,
+            status=MeetingStatus.SCHEDULED,
+            starts_at__gt=meeting.starts_at,
+        )
+        .select_related("chair")
+        .order_by("starts_at", "pk")
+        .first()
+    )
+    if following is None:
+        return None
+    return NextMeeting(
+        starts_at=following.starts_at,
+        chair=following.chair.display_name if following.chair else "",
+    )
+
+
+def minutes_facts(*, meeting: Meeting) -> MinutesFacts:
+    """Everything the draft minutes say about `meeting`, from its run and its records:
+    who was present (everyone present while it was live), regrets (active members absent
+    who answered no) and the other active members absent; each item with its times and
+    notes; the new members; the roundtable's lines (but those their author kept out of
+    the minutes); the focus; decisions and action items; the topics chosen at it; and the
+    community's next meeting."""
+    meeting = Meeting.objects.select_related("community", "chair").get(pk=meeting.pk)
+    community = meeting.community
+    run = Run.objects.filter(meeting=meeting).first()
+    agenda = Agenda.objects.select_related("presenter").filter(meeting=meeting).first()
+
+    present_ids = set(run.attended) if run else set()
+    members = {
+        m.user_id: m.user
+        for m in Membership.objects.filter(
+            community=community, status=MembershipStatus.ACTIVE
+        ).select_related("user")
+    }
+    said_no = set(
+        Answer.objects.filter(meeting=meeting, response=Response.NO).values_list(
+            "user_id", flat=True
+        )
+    )
+    absent_ids = set(members) - present_ids
+    regrets_ids = absent_ids & said_no
+    present = User.objects.filter(pk__in=present_ids)
+
+    notes = list(Note.objects.filter(meeting=meeting).order_by("created_at", "pk"))
+    agenda_items = (
+        list(AgendaItem.objects.filter(agenda=agenda).order_by("position", "pk")) if agenda else []
+    )
+    item_ids = {item.pk for item in agenda_items}
+    items = tuple(
+        ItemFacts(
+            title=item.title,
+            kind=item.kind,
+            started_at=item.started_at,
+            ended_at=item.ended_at,
+            notes=tuple(n.text for n in notes if n.item_id == item.pk),
+        )
+        for item in agenda_items
+    )
+
+    roundtable = ()
+    if run is not None:
+        roundtable = tuple(
+            RoundtableLine(
+                name=turn.user.display_name,
+                challenge=turn.challenge,
+                help_wanted=turn.help_wanted,
+            )
+            for turn in Turn.objects.filter(run=run, private=False)
+            .select_related("user")
+            .order_by("started_at", "pk")
+            if turn.challenge or turn.help_wanted
+        )
+
+    presenter = ""
+    if agenda is not None:
+        presenter = agenda.presenter.display_name if agenda.presenter else agenda.presenter_name
+
+    return MinutesFacts(
+        language=community.language,
+        zone=community.timezone,
+        community=community.name,
+        title=meeting.title,
+        starts_at=meeting.starts_at,
+        started_at=run.started_at if run else None,
+        ended_at=run.ended_at if run else None,
+        chair=meeting.chair.display_name if meeting.chair else "",
+        present=_by_name(present),
+        regrets=_by_name(members[u] for u in regrets_ids),
+        absent=_by_name(members[u] for u in absent_ids - regrets_ids),
+        items=items,
+        new_members=tuple(m.user.display_name for m in agenda_new_members(meeting=meeting)),
+        roundtable=roundtable,
+        focus_topic=agenda.focus_topic if agenda else "",
+        presenter=presenter,
+        notes=tuple(n.text for n in notes if n.item_id not in item_ids),
+        decisions=tuple(
+            Decision.objects.filter(meeting=meeting)
+            .order_by("created_at", "pk")
+            .values_list("text", flat=True)
+        ),
+        actions=tuple(
+            ActionFacts(
+                text=action.text,
+                owner=action.owner.display_name if action.owner else "",
+                due=action.due_date,
+            )
+            for action in ActionItem.objects.filter(meeting=meeting)
+            .exclude(status=ActionStatus.DROPPED)
+            .select_related("owner")
+            .order_by("created_at", "pk")
+        ),
+        topics_next=tuple(
+            Topic.objects.filter(
+                chosen_at=meeting, status__in=[TopicStatus.CHOSEN, TopicStatus.DONE]
+            )
+            .order_by("created_at", "pk")
+            .values_list("title", flat=True)
+        ),
+        next_meeting=_next_meeting(meeting),
+    )
+
+
+# Action items --------------------------------------------------------------------------
+
+
+def _ordered(actions: QuerySet[ActionItem]) -> QuerySet[ActionItem]:
+    return actions.select_related("owner", "meeting__community").order_by(
+        F("due_date").asc(nulls_last=True), "created_at", "pk"
+    )
+
+
+def action_items_of(*, user: User, status: str | None = None) -> QuerySet[ActionItem]:
+    """`user`'s action items (of `status`, or all), the soonest due first."""
+    actions = ActionItem.objects.filter(owner=user)
+    if status is not None:
+        actions = actions.filter(status=status)
+    return _ordered(actions)
+
+
+def action_items_open(*, community: Community) -> QuerySet[ActionItem]:
+    """The community's open action items, from all its meetings, the soonest due first."""
+    return _ordered(
+        ActionItem.objects.filter(meeting__community=community, status=ActionStatus.OPEN)
+    )
+
+
+def handover_action_items(*, meeting: Meeting, user: User) -> dict:
+    """The chair's handover page: the open action items to review at the meeting."""
+    return {"action_items": list(action_items_open(community=meeting.community))}
