@@ -16,6 +16,7 @@ urlpatterns = [
     path("c/", include("rooms.urls")),
     path("c/", include("meetings.urls")),
     path("c/", include("agendas.urls")),
+    path("c/", include("minutes.urls")),
     path("c/", include("communities.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),

@@ -1,5 +1,5 @@
-"""Every write of the minutes: the draft from the live run (and a person's edits to it),
-notes, decisions and action items.
+"""The minutes' records: the draft from the live run (and a person's edits to it), notes,
+decisions and action items.
 
 Each service checks the actor's permission itself and raises `MinutesError` (a message for
 people, a stable `code`) or `CommunityNotFound` (an invitation-only community the actor may
@@ -27,10 +27,10 @@ from communities.selectors import (
 from communities.services import CommunityActionError
 from meetings.models import Meeting
 
-from . import selectors
-from .draft import draft_render
-from .enums import ActionStatus, MinutesStatus
-from .models import (
+from .. import selectors
+from ..draft import draft_render
+from ..enums import ActionStatus, MinutesStatus
+from ..models import (
     ACTION_LENGTH,
     BODY_LENGTH,
     DECISION_LENGTH,
