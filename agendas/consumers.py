@@ -5,14 +5,16 @@ socket's plumbing (decoding, limits, slow clients, shutdown) is live's.
 """
 
 from channels.db import database_sync_to_async
+from django.apps import apps
 
 from live.clock import server_time
 from live.codes import CLOSE_NOT_FOUND, CLOSE_NOT_MEMBER
 from live.consumers import LiveConsumer
-from live.errors import Refused
+from live.errors import LiveError, Refused
 from meetings.models import Meeting
 
 from . import protocol, selectors, services
+from .hooks import MeetingFrame, meeting_frames
 from .run import CHAIR_COMMANDS
 from .timer import clock
 
@@ -28,8 +30,39 @@ def _command(command: str):
     return handle
 
 
+def _hooked(entry: MeetingFrame):
+    """A frame another app handles (agendas.hooks): its answer goes to this socket; a
+    refusal with a code it did not declare is a server error."""
+
+    def call(user, meeting_id: int, fields: dict) -> dict:
+        try:
+            return entry.handle(
+                user=user,
+                meeting_id=meeting_id,
+                current_item_id=selectors.run_current_item(meeting_id=meeting_id),
+                **fields,
+            )
+        except LiveError as error:
+            if error.code not in entry.codes:
+                raise RuntimeError(f"{entry.type}: undeclared code {error.code}") from error
+            raise
+
+    async def handle(self, *, echo, **fields):
+        answer = await database_sync_to_async(call)(self.user, self.meeting_id, fields)
+        await self.send_frame({**answer, **echo})
+
+    return handle
+
+
+# The apps that add frames registered them in their ready(): the class is made after.
+apps.check_apps_ready()
+
+
 class MeetingConsumer(LiveConsumer):
-    frames = protocol.CLIENT_FRAMES
+    frames = {
+        **protocol.CLIENT_FRAMES,
+        **{kind: entry.frame for kind, entry in meeting_frames.items()},
+    }
 
     meeting: Meeting | None = None
     meeting_id: int | None = None
@@ -101,4 +134,5 @@ class MeetingConsumer(LiveConsumer):
         **{command: _command(command) for command in CHAIR_COMMANDS},
         "turn.lines": on_turn_lines,
         "ping": on_ping,
+        **{kind: _hooked(entry) for kind, entry in meeting_frames.items()},
     }

@@ -3,12 +3,16 @@ AppConfig.ready() — the pattern of `communities/hooks.py` and `meetings/hooks.
 
 - Callbacks run after a meeting's live run ended, once the ending has committed (minutes
   drafts the meeting's minutes from the run). Each is called as callback(meeting_id=...).
+- Frames of the meeting socket handled by another app (`MeetingFrame`).
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 
 from django.db import transaction
+
+from live.frames import ClientFrame
 
 run_ended_callbacks: list[Callable[..., None]] = []
 
@@ -34,3 +38,29 @@ def _bound(callback: Callable[..., None], meeting_id: int) -> Callable[[], None]
         callback(meeting_id=meeting_id)
 
     return call
+
+
+# Frames the apps above add to the meeting socket (minutes: notes, decisions and action
+# items from the chair's console). Registered in AppConfig.ready(), before the socket's
+# consumer class is made (chatserver.asgi sets Django up before importing the routing).
+
+
+@dataclass(frozen=True)
+class MeetingFrame:
+    """One client frame type of the meeting socket that another app handles.
+
+    `handle(user=..., meeting_id=..., current_item_id=..., **fields)` runs in a database
+    thread and returns the answer frame (a dict with its `type`); it refuses by raising a
+    LiveError whose code is one of `codes` (docs/protocol.md lists them)."""
+
+    type: str
+    frame: ClientFrame
+    handle: Callable[..., dict]
+    codes: tuple[str, ...] = ()
+
+
+meeting_frames: dict[str, MeetingFrame] = {}
+
+
+def meeting_frame_register(entry: MeetingFrame) -> None:
+    meeting_frames.setdefault(entry.type, entry)

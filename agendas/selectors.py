@@ -413,6 +413,14 @@ def meeting_access(*, user, meeting_id: int) -> tuple[Meeting, bool]:
     return meeting, community_can_manage(user=user, membership=membership)
 
 
+def run_current_item(*, meeting_id: int) -> int | None:
+    """The id of the item the live run is on (None before it starts or once it ended)."""
+    found = Run.objects.filter(meeting_id=meeting_id, status="live").values_list(
+        "current_item_id", flat=True
+    )
+    return next(iter(found), None)
+
+
 def runs_ticking(*, meeting_ids) -> list[tuple[int, datetime | None, bool]]:
     """For the timer: each live meeting's (id, turn deadline, warning sent)."""
     return list(

@@ -335,6 +335,8 @@ def live_page(request, community, membership, meeting, agenda):
         "room": meeting.room,
         "is_manager": is_manager,
         "line_max": LINE_LENGTH,
+        # Who an action item can be for (the console's form).
+        "members": [m.user for m in community_members(community=community)] if runs else [],
         "body_max": BODY_MAX_LENGTH,
         "reason_max": REASON_MAX_LENGTH,
     }

@@ -7,13 +7,16 @@ class MinutesConfig(AppConfig):
     verbose_name = _("Minutes")
 
     def ready(self) -> None:
-        from agendas.hooks import run_ended_register
+        from agendas.hooks import meeting_frame_register, run_ended_register
         from meetings.hooks import HandoverSection, handover_section_register
 
         from . import selectors
+        from .consumers import FRAMES
         from .services import minutes_run_ended
 
         run_ended_register(minutes_run_ended)
+        for frame in FRAMES:
+            meeting_frame_register(frame)
         handover_section_register(
             HandoverSection(
                 key="action_items",

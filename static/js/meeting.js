@@ -448,6 +448,25 @@ els.linesForm.addEventListener("submit", (event) => {
   });
 });
 
+// For the minutes: a note, a decision or an action item on the item under way.
+const record = $("[data-record]");
+const recordStatus = $("[data-record-status]");
+const recordKind = $("[data-record-kind]");
+const recordAction = $("[data-record-action]");
+recordKind.addEventListener("change", () => {
+  recordAction.hidden = recordKind.value !== "action.add";
+});
+record.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const fields = { text: record.elements.text.value };
+  if (recordKind.value === "action.add") {
+    fields.owner = Number(record.elements.owner.value);
+    if (record.elements.due.value) fields.due = record.elements.due.value;
+  }
+  recordStatus.textContent = t("Saving…");
+  send(recordKind.value, fields);
+});
+
 const SHORTCUTS = {
   n: "turn.next",
   p: "turn.pass",
@@ -477,6 +496,9 @@ document.addEventListener("keydown", (event) => {
 
 // ------------------------------------------------------------------------ the socket
 
+// Refusals of a note, decision or action item: shown next to its form.
+const RECORD_CODES = new Set(["not_recorder", "no_text", "too_long", "bad_owner", "bad_due", "due_past"]);
+
 const handlers = {
   "meeting.state": (frame) => {
     setClock(frame.server_time);
@@ -493,11 +515,17 @@ const handlers = {
   pong: (frame) => setClock(frame.server_time),
   "turn.warning": (frame) => setClock(frame.server_time),
   "command.done": () => showError(""),
+  "minutes.recorded": (frame) => {
+    const words = { note: t("Note recorded."), decision: t("Decision recorded."), action: t("Action item recorded.") };
+    recordStatus.textContent = words[frame.kind] || t("Saved.");
+    record.elements.text.value = "";
+  },
   "turn.lines.saved": () => {
     els.linesStatus.textContent = t("Saved.");
   },
   error: (frame) => {
     if (frame.code && frame.code.startsWith("line")) els.linesStatus.textContent = frame.detail;
+    else if (RECORD_CODES.has(frame.code)) recordStatus.textContent = frame.detail;
     else showError(frame.detail || frame.code);
   },
 };

@@ -19,13 +19,14 @@ from agendas.models import AgendaTemplate, Turn
 from communities.enums import JoinPolicy
 from meetings import services as meeting_services
 from meetings.models import Meeting
+from minutes.models import ActionItem
 from tests.browser.pages import blocking_violations, sign_in
 from tests.factories import CommunityFactory, MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.browser
 
 ROUNDTABLE = "Current progress / initiatives roundtable"  # the standing item's title
-TURN_SECONDS = 6  # a short turn, so the test does not wait a minute for one to run out
+TURN_SECONDS = 8  # a short turn, so the test does not wait a minute for one to run out
 
 
 def _meeting():
@@ -134,12 +135,21 @@ def test_chair_runs_the_roundtable_and_members_follow_live(daphne_server, chromi
             False,
         )
 
+        # Meanwhile the chair records an action item for the minutes, on this item.
+        chair.get_by_label("Record", exact=True).select_option(label="an action item")
+        chair.get_by_label("Text").fill("Send the nurse job posting")
+        chair.get_by_label("Owner").select_option(label="Ana Member")
+        chair.get_by_role("button", name="Record", exact=True).click()
+        expect(chair.locator("[data-record-status]")).to_have_text("Action item recorded.")
+        action = ActionItem.objects.get(meeting=meeting)
+        assert (action.owner, action.text) == (people["Ana Member"], "Send the nurse job posting")
+
         # Nobody presses anything: the turn runs out and moves on, on every page.
         for page in pages:
             expect(page.locator("[data-speaker]")).to_contain_text(
                 "Ben Member", timeout=(TURN_SECONDS + 5) * 1000
             )
-        # A six-second turn is all in its last ten seconds: the countdown warns.
+        # An eight-second turn is all in its last ten seconds: the countdown warns.
         expect(chair.locator(".countdown")).to_have_class(re.compile("warning"))
 
         # Ana reloads: the same state as everyone (same version, speaker, queue).

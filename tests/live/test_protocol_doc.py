@@ -5,6 +5,7 @@ writes. The document lists each, and nothing the server does not know."""
 import re
 from pathlib import Path
 
+from agendas.hooks import meeting_frames
 from chatserver.routing import websocket_urlpatterns
 from live import events
 from live.codes import CLOSE_CODES
@@ -24,8 +25,10 @@ def sockets() -> list[tuple[str, type]]:
 
 
 def app_dirs() -> list[Path]:
-    """The layer, and the app of every routed socket."""
+    """The layer, the app of every routed socket, and the apps that add frames to the
+    meeting socket (agendas.hooks)."""
     apps = {ROOT / consumer.__module__.split(".")[0] for _prefix, consumer in sockets()}
+    apps |= {ROOT / entry.handle.__module__.split(".")[0] for entry in meeting_frames.values()}
     return [LIVE, *sorted(apps)]
 
 
@@ -66,8 +69,11 @@ def _grep(pattern: re.Pattern) -> set[str]:
 
 def server_error_codes() -> set[str]:
     """Every code raised as an error (LiveError, ProtocolError, RoomError, ...) or sent as
-    an error frame, in the layer and in the apps of the routed sockets."""
-    return _grep(re.compile(r"(?:Error|send_error)\(\s*\"([a-z_]+)\"|\"code\": \"([a-z_]+)\""))
+    an error frame, in the layer and in the apps of the routed sockets; and the codes the
+    meeting socket's added frames declare."""
+    declared = {code for entry in meeting_frames.values() for code in entry.codes}
+    pattern = re.compile(r"(?:Error|send_error)\(\s*\"([a-z_]+)\"|\"code\": \"([a-z_]+)\"")
+    return _grep(pattern) | declared
 
 
 def server_frame_types() -> set[str]:
