@@ -10,6 +10,8 @@ class ItemKind(models.TextChoices):
     FOCUS = "focus", _("Focus presentation")
     DISCUSSION = "discussion", _("Open discussion")
     FUTURE = "future", _("Future agenda and next meeting")
+    # Added by minutes while action items are open (agendas.services.agenda_item_kind_ensure).
+    ACTIONS = "actions", _("Review of action items")
     OTHER = "other", _("Other item")
 
 

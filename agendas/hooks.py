@@ -4,6 +4,9 @@ AppConfig.ready() — the pattern of `communities/hooks.py` and `meetings/hooks.
 - Callbacks run after a meeting's live run ended, once the ending has committed (minutes
   drafts the meeting's minutes from the run). Each is called as callback(meeting_id=...).
 - Frames of the meeting socket handled by another app (`MeetingFrame`).
+- Callbacks run when a meeting's agenda is made, inside the making transaction (minutes
+  adds "Review of action items" while some are open). Each is called as
+  callback(agenda=..., now=...), the agenda and its meeting locked.
 """
 
 from collections.abc import Callable
@@ -64,3 +67,11 @@ meeting_frames: dict[str, MeetingFrame] = {}
 
 def meeting_frame_register(entry: MeetingFrame) -> None:
     meeting_frames.setdefault(entry.type, entry)
+
+
+agenda_created_callbacks: list[Callable[..., None]] = []
+
+
+def agenda_created_register(callback: Callable[..., None]) -> None:
+    if callback not in agenda_created_callbacks:
+        agenda_created_callbacks.append(callback)

@@ -21,14 +21,14 @@ from live.errors import LiveError
 from live.events import event_send_on_commit, frame_event
 from meetings.enums import MeetingStatus
 from meetings.models import Meeting
-from meetings.selectors import meeting_previous
+from meetings.selectors import meeting_following, meeting_previous
 from meetings.services import attendance_from_run, meeting_changed_visibly
 from rooms.services import system_message_post
 
 from . import run as rules
 from . import selectors
 from .enums import ItemKind, RunStatus, TopicStatus
-from .hooks import run_ended_on_commit
+from .hooks import agenda_created_callbacks, run_ended_on_commit
 from .models import (
     LINE_LENGTH,
     MAX_ITEM_MINUTES,
@@ -286,18 +286,6 @@ def template_item_remove(*, actor: User, template: AgendaTemplate, item_id: int,
 # Each meeting's agenda -----------------------------------------------------------------
 
 
-def _next_open_meeting(*, community_id: int, after: Meeting) -> Meeting | None:
-    return (
-        Meeting.objects.filter(
-            community_id=community_id,
-            status=MeetingStatus.SCHEDULED,
-            starts_at__gt=after.starts_at,
-        )
-        .order_by("starts_at", "pk")
-        .first()
-    )
-
-
 def _topics_take(agenda: Agenda, topics: list[Topic], now: datetime) -> bool:
     """Put chosen topics on `agenda` (locked): the first as the focus topic if it has
     none, the others as items of their own (5 minutes each) before "Future agenda", or at
@@ -365,7 +353,47 @@ def agenda_ensure(*, meeting: Meeting, now: datetime | None = None) -> Agenda:
                 chosen_at__starts_at__lte=previous.starts_at,
             )
             _topics_take(agenda, list(chosen.order_by("created_at", "pk")), now)
+    agenda.meeting = meeting
+    for callback in agenda_created_callbacks:
+        callback(agenda=agenda, now=now)
     return agenda
+
+
+def _item_before_future(agenda: Agenda, item: AgendaItem) -> None:
+    """Put a new item of `agenda` just before "Future agenda" (at the end without one)."""
+    items = [i for i in agenda.items.order_by("position", "pk") if i.pk != item.pk]
+    future = next((n for n, i in enumerate(items) if i.kind == ItemKind.FUTURE), len(items))
+    _renumber([*items[:future], item, *items[future:]])
+
+
+@transaction.atomic
+def agenda_item_kind_ensure(
+    *, meeting: Meeting, kind: str, minutes: int = 5, now: datetime | None = None
+) -> AgendaItem | None:
+    """For the apps above: an item of `kind` on the meeting's agenda (made if need be),
+    titled in the community's language, before "Future agenda" — unless it has one, or
+    the meeting has started or is cancelled (None then). A published agenda's members are
+    told, as for any change."""
+    now = now or timezone.now()
+    meeting = Meeting.objects.select_for_update().select_related("community").get(pk=meeting.pk)
+    if meeting.is_cancelled or meeting.has_started(now):
+        return None
+    agenda = agenda_ensure(meeting=meeting, now=now)
+    agenda = Agenda.objects.select_for_update().get(pk=agenda.pk)
+    agenda.meeting = meeting
+    existing = agenda.items.filter(kind=kind).first()
+    if existing is not None:
+        return existing
+    item = AgendaItem.objects.create(
+        agenda=agenda,
+        kind=kind,
+        title=_standing_title(kind, meeting.community.language),
+        minutes=minutes,
+        position=_next_position(agenda.items),
+    )
+    _item_before_future(agenda, item)
+    _changed(agenda, now)
+    return item
 
 
 def _can_edit(*, actor: User, meeting: Meeting, membership: Membership | None) -> bool:
@@ -664,7 +692,7 @@ def topic_choose(
         raise AgendaError(_("This meeting is cancelled."), code="cancelled", field="meeting")
     topic.status, topic.chosen_at = TopicStatus.CHOSEN, meeting
     topic.save(update_fields=["status", "chosen_at"])
-    following = _next_open_meeting(community_id=community.pk, after=meeting)
+    following = meeting_following(meeting=meeting)
     agenda = None
     if following is not None and not following.has_started(now):
         following = Meeting.objects.select_for_update().get(pk=following.pk)

@@ -71,6 +71,20 @@ def meetings_past(*, community: Community, now: datetime | None = None) -> Query
     )
 
 
+def meeting_following(*, meeting: Meeting) -> Meeting | None:
+    """The community's next meeting after this one (cancelled ones do not count)."""
+    return (
+        Meeting.objects.filter(
+            community_id=meeting.community_id,
+            status=MeetingStatus.SCHEDULED,
+            starts_at__gt=meeting.starts_at,
+        )
+        .select_related("chair")
+        .order_by("starts_at", "pk")
+        .first()
+    )
+
+
 def meeting_previous(*, meeting: Meeting) -> Meeting | None:
     """The community's last meeting held before this one (cancelled ones do not count)."""
     return (

@@ -7,14 +7,19 @@ class MinutesConfig(AppConfig):
     verbose_name = _("Minutes")
 
     def ready(self) -> None:
-        from agendas.hooks import meeting_frame_register, run_ended_register
+        from agendas.hooks import (
+            agenda_created_register,
+            meeting_frame_register,
+            run_ended_register,
+        )
         from meetings.hooks import HandoverSection, handover_section_register
 
         from . import selectors
         from .consumers import FRAMES
-        from .services import minutes_run_ended
+        from .services import agenda_created_review, minutes_run_ended
 
         run_ended_register(minutes_run_ended)
+        agenda_created_register(agenda_created_review)
         for frame in FRAMES:
             meeting_frame_register(frame)
         handover_section_register(

@@ -8,8 +8,9 @@ from agendas.models import Agenda, AgendaItem, Run, Topic, Turn
 from agendas.selectors import agenda_new_members
 from communities.enums import MembershipStatus
 from communities.models import Community, Membership
-from meetings.enums import MeetingStatus, Response
+from meetings.enums import Response
 from meetings.models import Answer, Meeting
+from meetings.selectors import meeting_following
 
 from .draft import ActionFacts, ItemFacts, MinutesFacts, NextMeeting, RoundtableLine
 from .enums import ActionStatus
@@ -43,16 +44,7 @@ def _by_name(users) -> tuple[str, ...]:
 
 
 def _next_meeting(meeting: Meeting) -> NextMeeting | None:
-    following = (
-        Meeting.objects.filter(
-            community_id=meeting.community_id,
-            status=MeetingStatus.SCHEDULED,
-            starts_at__gt=meeting.starts_at,
-        )
-        .select_related("chair")
-        .order_by("starts_at", "pk")
-        .first()
-    )
+    following = meeting_following(meeting=meeting)
     if following is None:
         return None
     return NextMeeting(

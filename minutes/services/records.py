@@ -14,8 +14,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from agendas.enums import RunStatus
+from agendas.enums import ItemKind, RunStatus
 from agendas.models import AgendaItem, Run
+from agendas.services import agenda_item_kind_ensure
 from communities.enums import MembershipStatus
 from communities.models import Membership
 from communities.selectors import (
@@ -26,6 +27,7 @@ from communities.selectors import (
 )
 from communities.services import CommunityActionError
 from meetings.models import Meeting
+from meetings.selectors import meeting_following
 
 from .. import selectors
 from ..draft import draft_render
@@ -320,7 +322,23 @@ def action_item_create(
         created_at=now,
     )
     _draft_refresh(meeting, now)
+    following = meeting_following(meeting=meeting)
+    if following is not None:
+        agenda_item_kind_ensure(meeting=following, kind=ItemKind.ACTIONS, now=now)
     return action
+
+
+def agenda_created_review(*, agenda, now: datetime) -> None:
+    """agendas' callback when a meeting's agenda is made: "Review of action items" on it
+    while its community has open action items from the meetings before."""
+    meeting = agenda.meeting
+    earlier = ActionItem.objects.filter(
+        meeting__community_id=meeting.community_id,
+        meeting__starts_at__lt=meeting.starts_at,
+        status=ActionStatus.OPEN,
+    )
+    if earlier.exists():
+        agenda_item_kind_ensure(meeting=meeting, kind=ItemKind.ACTIONS, now=now)
 
 
 @transaction.atomic
