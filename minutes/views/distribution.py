@@ -107,14 +107,16 @@ def distribute(request, community, membership, meeting_id):
         request,
         community,
         lambda: services.minutes_distribute(actor=request.user, minutes=minutes),
-        success=lambda count: ngettext(
-            "The minutes are on their way to %(count)d member.",
-            "The minutes are on their way to %(count)d members.",
-            count,
-        )
-        % {"count": count}
-        if count
-        else _("Every member has these minutes already."),
+        success=lambda count: (
+            ngettext(
+                "The minutes are on their way to %(count)d member.",
+                "The minutes are on their way to %(count)d members.",
+                count,
+            )
+            % {"count": count}
+            if count
+            else _("Every member has these minutes already.")
+        ),
         back=_page(community, meeting),
     )
 
@@ -129,12 +131,14 @@ def emails_retry(request, community, membership, meeting_id):
         request,
         community,
         lambda: services.minutes_emails_retry(actor=request.user, minutes=minutes),
-        success=lambda count: ngettext(
-            "%(count)d email will be tried again now.",
-            "%(count)d emails will be tried again now.",
-            count,
-        )
-        % {"count": count},
+        success=lambda count: (
+            ngettext(
+                "%(count)d email will be tried again now.",
+                "%(count)d emails will be tried again now.",
+                count,
+            )
+            % {"count": count}
+        ),
         back=_page(community, meeting),
     )
 
