@@ -322,17 +322,11 @@ def test_the_distribution_page_is_for_the_chair_and_managers(
 
     client.force_login(w.backup)
     assert client.get(page).status_code == 403
-    assert (
-        client.post(
-            reverse("minutes:distribute", args=[w.community.slug, w.meeting.pk])
-        ).status_code
-        == 403
-    )
+    distribute = reverse("minutes:distribute", args=[w.community.slug, w.meeting.pk])
+    assert client.post(distribute).status_code == 403
     client.force_login(w.chair)
     assert client.get(page).status_code == 200
-    response = client.post(
-        reverse("minutes:distribute", args=[w.community.slug, w.meeting.pk]), follow=True
-    )
+    response = client.post(distribute, follow=True)
     assert "The minutes are on their way to 12 members." in response.text
     read = client.get(reverse("minutes:distributed", args=[w.community.slug, w.meeting.pk]))
     assert read.status_code == 200
