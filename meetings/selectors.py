@@ -18,8 +18,8 @@ from accounts.models import User
 from communities.enums import MembershipStatus
 from communities.models import Community, Membership
 from communities.selectors import community_can_manage, community_members_joined_since
-from outbox.enums import EmailState
 from outbox.models import Email
+from outbox.selectors import MailProgress, outbox_progress
 
 from . import ical
 from .enums import AttendanceStatus, MailKind, MeetingStatus, Response, SwapStatus
@@ -79,7 +79,7 @@ def meeting_following(*, meeting: Meeting) -> Meeting | None:
             status=MeetingStatus.SCHEDULED,
             starts_at__gt=meeting.starts_at,
         )
-        .select_related("chair")
+        .select_related("community", "chair")
         .order_by("starts_at", "pk")
         .first()
     )
@@ -514,43 +514,12 @@ def mail_key(meeting: Meeting) -> str:
     return f"meeting:{meeting.pk}"
 
 
-@dataclass(frozen=True)
-class MailProgress:
-    kind: str
-    label: str
-    total: int
-    sent: int
-    failed: int
-    waiting: int
-    reasons: list[tuple[str, int]]  # (last error, how many), most frequent first
-
-
 def meeting_mail_progress(*, meeting: Meeting) -> list[MailProgress]:
     """Per kind of email about `meeting`: how many were sent, failed (and why), wait.
     Two queries."""
-    emails = Email.objects.filter(key=mail_key(meeting)).order_by()
-    counts: dict[str, dict[str, int]] = {}
-    for row in emails.values("kind", "state").annotate(n=Count("pk")):
-        counts.setdefault(row["kind"], {})[row["state"]] = row["n"]
-    reasons: dict[str, list[tuple[str, int]]] = {}
-    failed = emails.filter(state=EmailState.FAILED).values("kind", "last_error")
-    for row in failed.annotate(n=Count("pk")).order_by("-n", "last_error"):
-        reason = " ".join(row["last_error"].split())[:300]
-        reasons.setdefault(row["kind"], []).append((reason, row["n"]))
-    labels = dict(MailKind.choices)
-    order = {kind: i for i, kind in enumerate(labels)}
-    return [
-        MailProgress(
-            kind=kind,
-            label=labels.get(kind, kind),
-            total=sum(states.values()),
-            sent=states.get(EmailState.SENT, 0),
-            failed=states.get(EmailState.FAILED, 0),
-            waiting=states.get(EmailState.QUEUED, 0) + states.get(EmailState.SENDING, 0),
-            reasons=reasons.get(kind, []),
-        )
-        for kind, states in sorted(counts.items(), key=lambda kv: order.get(kv[0], 99))
-    ]
+    return outbox_progress(
+        emails=Email.objects.filter(key=mail_key(meeting)), labels=dict(MailKind.choices)
+    )
 
 
 # Calendar feeds ------------------------------------------------------------------------

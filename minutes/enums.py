@@ -15,3 +15,9 @@ class ActionStatus(models.TextChoices):
     OPEN = "open", _("Open")
     DONE = "done", _("Done")
     DROPPED = "dropped", _("Dropped")
+
+
+class MailKind(models.TextChoices):
+    """The outbox `kind` of the minutes' emails (their label on the progress table)."""
+
+    MINUTES = "minutes", _("Minutes")

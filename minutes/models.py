@@ -1,5 +1,9 @@
 """A meeting's minutes and every revision of them (each revision's Markdown kept), and
-what the chair and managers record during the meeting: notes, decisions, action items."""
+what the chair and managers record during the meeting: notes, decisions, action items;
+the files staff attach to the meeting for its members."""
+
+import uuid
+from pathlib import PurePath
 
 from django.conf import settings
 from django.db import models
@@ -13,6 +17,8 @@ from meetings.models import Meeting
 from .enums import ActionStatus, MinutesStatus
 
 BODY_LENGTH = 100_000  # a revision's Markdown
+TITLE_LENGTH = 200
+URL_LENGTH = 500
 NOTE_LENGTH = 2000
 DECISION_LENGTH = 1000
 ACTION_LENGTH = 500
@@ -25,6 +31,12 @@ class Minutes(models.Model):
         Meeting, on_delete=models.CASCADE, related_name="minutes", verbose_name=_("meeting")
     )
     created_at = models.DateTimeField(_("created"), default=dj_timezone.now)
+    recording_url = models.URLField(
+        _("recording"),
+        max_length=URL_LENGTH,
+        blank=True,
+        help_text=_("Where members watch the meeting's recording."),
+    )
 
     class Meta:
         verbose_name = _("minutes")
@@ -226,3 +238,43 @@ class ActionItem(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status == ActionStatus.OPEN
+
+
+def attachment_path(attachment: "Attachment", filename: str) -> str:
+    """Under MEDIA_ROOT's private folder (which nothing serves), by meeting, a random
+    name: the name a person gave the file is kept only in the row."""
+    suffix = PurePath(filename).suffix.lower()
+    return f"private/minutes/{attachment.meeting_id}/{uuid.uuid4().hex}{suffix}"
+
+
+class Attachment(models.Model):
+    """A file staff keep with a meeting (slides, a handout), for its community's members:
+    served only through a view that checks who asks, as a download."""
+
+    meeting = models.ForeignKey(
+        Meeting,
+        on_delete=models.CASCADE,
+        related_name="minutes_attachments",
+        verbose_name=_("meeting"),
+    )
+    title = models.CharField(_("title"), max_length=TITLE_LENGTH)
+    file = models.FileField(_("file"), upload_to=attachment_path, max_length=255)
+    filename = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(_("type"), max_length=100)
+    size = models.PositiveBigIntegerField(_("size in bytes"))
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("uploaded by"),
+    )
+    uploaded_at = models.DateTimeField(_("uploaded"), default=dj_timezone.now)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+        ordering = ["meeting", "uploaded_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.title

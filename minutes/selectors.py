@@ -1,6 +1,10 @@
-"""Reads of the minutes: a meeting's facts for its draft, its revisions, action items."""
+"""Reads of the minutes: a meeting's facts for its draft, its revisions, action items,
+attachments and the progress of their distribution."""
 
+from django.conf import settings
 from django.db.models import F, QuerySet
+from django.urls import reverse
+from django.utils.translation import gettext
 
 from accounts.models import User
 from agendas.enums import TopicStatus
@@ -11,10 +15,12 @@ from communities.models import Community, Membership
 from meetings.enums import Response
 from meetings.models import Answer, Meeting
 from meetings.selectors import meeting_following
+from outbox.models import Email
+from outbox.selectors import MailProgress, outbox_progress
 
 from .draft import ActionFacts, ItemFacts, MinutesFacts, NextMeeting, RoundtableLine
-from .enums import ActionStatus
-from .models import ActionItem, Decision, Minutes, MinutesRevision, Note
+from .enums import ActionStatus, MailKind, MinutesStatus
+from .models import ActionItem, Attachment, Decision, Minutes, MinutesRevision, Note
 
 # The minutes and their revisions -------------------------------------------------------
 
@@ -34,6 +40,62 @@ def minutes_revisions(*, minutes: Minutes) -> list[MinutesRevision]:
 def minutes_current(*, minutes: Minutes) -> MinutesRevision | None:
     """The latest revision: the minutes as they stand."""
     return minutes.revisions.order_by("-number").first()
+
+
+def minutes_distributed(*, minutes: Minutes) -> MinutesRevision | None:
+    """The latest revision sent to the members, if any: what they have read."""
+    return minutes.revisions.filter(status=MinutesStatus.DISTRIBUTED).order_by("-number").first()
+
+
+# Links, attachments, the distribution's progress ---------------------------------------
+
+
+def minutes_url(minutes: Minutes) -> str:
+    """The members' page of the distributed minutes, absolute (for emails and the room)."""
+    meeting = minutes.meeting
+    path = reverse("minutes:distributed", args=[meeting.community.slug, meeting.pk])
+    return f"{settings.SITE_URL}{path}"
+
+
+def attachment_url(attachment: Attachment, *, community: Community) -> str:
+    """The members-only download of `attachment`, absolute."""
+    path = reverse(
+        "minutes:attachment", args=[community.slug, attachment.meeting_id, attachment.pk]
+    )
+    return f"{settings.SITE_URL}{path}"
+
+
+def attachments_of(*, meeting: Meeting) -> QuerySet[Attachment]:
+    return Attachment.objects.filter(meeting=meeting).order_by("uploaded_at", "pk")
+
+
+def attachment_get(*, meeting: Meeting, attachment_id: int) -> Attachment | None:
+    """The meeting's attachment with this id, or None (another meeting's is None too)."""
+    return Attachment.objects.filter(meeting=meeting, pk=attachment_id).first()
+
+
+def minutes_mail_key(minutes: Minutes) -> str:
+    """The outbox key of the minutes' emails (their version: the revision's number)."""
+    return f"minutes:{minutes.pk}"
+
+
+def minutes_emails(*, minutes: Minutes) -> QuerySet[Email]:
+    return Email.objects.filter(kind=MailKind.MINUTES, key=minutes_mail_key(minutes))
+
+
+def minutes_mail_progress(
+    *, minutes: Minutes, revision: MinutesRevision | None = None
+) -> list[MailProgress]:
+    """How the emails of `revision` (by default the latest distributed one) are doing:
+    sent, failed (and why), waiting. Empty before any distribution. Two queries."""
+    revision = revision or minutes_distributed(minutes=minutes)
+    if revision is None:
+        return []
+    label = gettext("Minutes, revision %(number)d") % {"number": revision.number}
+    return outbox_progress(
+        emails=minutes_emails(minutes=minutes).filter(version=str(revision.number)),
+        labels={MailKind.MINUTES: label},
+    )
 
 
 # The facts of a meeting, for its draft -------------------------------------------------
@@ -169,9 +231,14 @@ def _ordered(actions: QuerySet[ActionItem]) -> QuerySet[ActionItem]:
     )
 
 
-def action_items_of(*, user: User, status: str | None = None) -> QuerySet[ActionItem]:
-    """`user`'s action items (of `status`, or all), the soonest due first."""
+def action_items_of(
+    *, user: User, status: str | None = None, community: Community | None = None
+) -> QuerySet[ActionItem]:
+    """`user`'s action items (of `status`, or all; in `community`, or all of theirs), the
+    soonest due first."""
     actions = ActionItem.objects.filter(owner=user)
+    if community is not None:
+        actions = actions.filter(meeting__community=community)
     if status is not None:
         actions = actions.filter(status=status)
     return _ordered(actions)

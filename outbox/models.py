@@ -27,6 +27,9 @@ class Email(models.Model):
     html = models.TextField(_("HTML"), blank=True)
     # [{"content": "...", "mimetype": "text/calendar; method=REQUEST; charset=UTF-8"}]
     alternatives = models.JSONField(_("other parts"), default=list, blank=True)
+    # Files attached to the message (text content only, e.g. an .ics):
+    # [{"filename": "meeting.ics", "content": "BEGIN:VCALENDAR...", "mimetype": "text/calendar"}]
+    attachments = models.JSONField(_("attachments"), default=list, blank=True)
     message_id = models.CharField(_("Message-ID"), max_length=255, unique=True)
     state = models.CharField(
         _("state"), max_length=10, choices=EmailState.choices, default=EmailState.QUEUED

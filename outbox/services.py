@@ -57,10 +57,12 @@ def email_enqueue(
     recipient=None,
     html: str = "",
     alternatives: Iterable[dict] = (),
+    attachments: Iterable[dict] = (),
     from_email: str = "",
 ) -> Email:
     """Queue one message to one address, once: asking again for the same (kind, key,
     version, to) returns the row already queued (or sent) and changes nothing.
+    `attachments`: files sent with it, each {filename, content (text), mimetype}.
 
     Runs inside the caller's transaction: the message exists only if that commits, and the
     background job is asked to send after the commit (so it sees the row)."""
@@ -81,6 +83,14 @@ def email_enqueue(
                 html=html,
                 alternatives=[
                     {"content": a["content"], "mimetype": a["mimetype"]} for a in alternatives
+                ],
+                attachments=[
+                    {
+                        "filename": a["filename"],
+                        "content": a["content"],
+                        "mimetype": a["mimetype"],
+                    }
+                    for a in attachments
                 ],
                 message_id=_message_id(),
                 state=EmailState.QUEUED,
@@ -150,6 +160,8 @@ def _message(email: Email, mail_connection) -> EmailMultiAlternatives:
         message.attach_alternative(email.html, "text/html")
     for part in email.alternatives:
         message.attach_alternative(part["content"], part["mimetype"])
+    for part in email.attachments:
+        message.attach(part["filename"], part["content"], part["mimetype"])
     return message
 
 

@@ -196,6 +196,10 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG
+# Uploaded files (the minutes' attachments). Nothing serves MEDIA_ROOT: each file is
+# served by a view that checks who asks, never from a public URL.
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+MINUTES_ATTACHMENT_MAX_BYTES = env.int("MINUTES_ATTACHMENT_MAX_BYTES", default=20 * 1024 * 1024)
 
 
 # Email: console by default; EMAIL_URL switches, e.g. smtp+tls://user:pass@host:587,

@@ -6,6 +6,15 @@ people, a stable `code`) or `CommunityNotFound` (an invitation-only community th
 not see). On refusal nothing changes.
 """
 
+from .distribution import (
+    ALLOWED_TYPES,
+    attachment_add,
+    attachment_delete,
+    minutes_can_distribute,
+    minutes_distribute,
+    minutes_emails_retry,
+    minutes_recording_set,
+)
 from .records import (
     MinutesError,
     action_item_create,
@@ -20,14 +29,21 @@ from .records import (
 )
 
 __all__ = [
+    "ALLOWED_TYPES",
     "MinutesError",
     "action_item_create",
     "action_item_status_set",
     "agenda_created_review",
+    "attachment_add",
+    "attachment_delete",
     "decision_add",
+    "minutes_can_distribute",
     "minutes_can_record",
+    "minutes_distribute",
     "minutes_draft_edit",
     "minutes_draft_generate",
+    "minutes_emails_retry",
+    "minutes_recording_set",
     "minutes_run_ended",
     "note_add",
 ]

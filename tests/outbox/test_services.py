@@ -122,6 +122,28 @@ def test_outbox_send_due_through_smtp_marks_sent_with_the_fixed_message_id(smtp_
     assert len(smtp_inbox.messages) == 1
 
 
+def test_outbox_send_due_sends_the_attachments_with_the_html_alternative(smtp_inbox):
+    ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n"
+    email = _enqueue(
+        html="<p>Hello there.</p>",
+        attachments=[{"filename": "next.ics", "content": ics, "mimetype": "text/calendar"}],
+    )
+
+    assert outbox_send_due() == 1
+
+    [message] = smtp_inbox.messages
+    assert message.get_content_type() == "multipart/mixed"
+    body, attached = message.get_payload()
+    assert [p.get_content_type() for p in body.get_payload()] == ["text/plain", "text/html"]
+    assert attached.get_content_type() == "text/calendar"
+    assert attached.get_filename() == "next.ics"
+    assert attached.get_content_disposition() == "attachment"
+    assert attached.get_payload(decode=True).decode() == ics
+    assert _reload(email).attachments == [
+        {"filename": "next.ics", "content": ics, "mimetype": "text/calendar"}
+    ]
+
+
 def test_outbox_send_due_refused_recipient_backs_off_then_succeeds(smtp_inbox, settings):
     settings.OUTBOX_RETRY_BASE_SECONDS = 60
     settings.OUTBOX_RETRY_CAP_SECONDS = 3600
