@@ -12,6 +12,7 @@ class MinutesConfig(AppConfig):
             meeting_frame_register,
             run_ended_register,
         )
+        from communities.hooks import CommunityLink, community_link_register
         from meetings.hooks import HandoverSection, handover_section_register
 
         from . import selectors
@@ -19,6 +20,7 @@ class MinutesConfig(AppConfig):
         from .services import agenda_created_review, minutes_run_ended
 
         run_ended_register(minutes_run_ended)
+        community_link_register(CommunityLink(_("My action items"), "minutes:action_items"))
         agenda_created_register(agenda_created_review)
         for frame in FRAMES:
             meeting_frame_register(frame)
