@@ -6,6 +6,7 @@ people, a stable `code`) or `CommunityNotFound` (an invitation-only community th
 not see). On refusal nothing changes.
 """
 
+from .approval import minutes_approve, minutes_can_approve, minutes_lines_withhold
 from .records import (
     MinutesError,
     action_item_create,
@@ -23,9 +24,12 @@ __all__ = [
     "action_item_create",
     "action_item_status_set",
     "decision_add",
+    "minutes_approve",
+    "minutes_can_approve",
     "minutes_can_record",
     "minutes_draft_edit",
     "minutes_draft_generate",
+    "minutes_lines_withhold",
     "minutes_run_ended",
     "note_add",
 ]
