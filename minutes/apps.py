@@ -8,12 +8,20 @@ class MinutesConfig(AppConfig):
 
     def ready(self) -> None:
         from agendas.hooks import run_ended_register
-        from meetings.hooks import HandoverSection, handover_section_register
+        from communities.hooks import CommunityLink, community_link_register
+        from meetings.hooks import (
+            HandoverSection,
+            MeetingLink,
+            handover_section_register,
+            meeting_link_register,
+        )
 
         from . import selectors
         from .services import minutes_run_ended
 
         run_ended_register(minutes_run_ended)
+        community_link_register(CommunityLink(_("Minutes"), "minutes:archive"))
+        meeting_link_register(MeetingLink(_("The minutes"), "minutes:minutes"))
         handover_section_register(
             HandoverSection(
                 key="action_items",

@@ -497,3 +497,16 @@ def test_hostile_markdown_is_inert_in_the_pdf(client, ended):
             assert not uri.lower().startswith(("javascript:", "data:", "vbscript:")), uri
         assert "/JS" not in str(pdf_page.get_object())
     assert "/JavaScript" not in str(reader.trailer["/Root"])
+
+
+# Links from the community's and the meeting's pages ----------------------------------
+
+
+def test_the_community_and_meeting_pages_link_to_the_minutes(client, ended):
+    member = client_for(client, ended.users[2])
+
+    community_page = page(member.get(ended.community.get_absolute_url()))
+    meeting_page = page(member.get(ended.meeting.get_absolute_url()))
+
+    assert f'href="{archive_url(ended)}">Minutes</a>' in community_page
+    assert f'href="{url(ended)}">The minutes</a>' in meeting_page
