@@ -154,6 +154,11 @@ def minutes_lines_withheld(*, meeting: Meeting) -> list[LinesWithheld]:
     return list(LinesWithheld.objects.filter(meeting=meeting).select_related("user").order_by("pk"))
 
 
+# A line shorter than this ("Yes", "Nothing new") could be any words of the minutes: it
+# counts as still there only where it ends a line, as the draft writes it.
+SHORT_LINE = 15
+
+
 def _line_texts(turn: Turn) -> list[str]:
     texts = []
     for text in (turn.challenge, turn.help_wanted):
@@ -163,6 +168,12 @@ def _line_texts(turn: Turn) -> list[str]:
     return texts
 
 
+def _says(body: str, lines: list[str], text: str) -> bool:
+    if len(text) >= SHORT_LINE:
+        return text in body
+    return any(line == text or line.endswith((f": {text}", f"- {text}")) for line in lines)
+
+
 def minutes_lines_still_in(*, meeting: Meeting, body: str) -> list[User]:
     """The members who asked that their lines be left out, but whose lines `body` still
     says (as typed, or as the draft writes them), by name."""
@@ -170,8 +181,13 @@ def minutes_lines_still_in(*, meeting: Meeting, body: str) -> list[User]:
     if not withheld:
         return []
     users = {entry.user_id: entry.user for entry in withheld}
-    turns = Turn.objects.filter(run__meeting=meeting, user_id__in=users)
-    found = {turn.user_id for turn in turns if any(t in body for t in _line_texts(turn))}
+    lines = [line.strip() for line in body.splitlines()]
+    turns = Turn.objects.filter(run__meeting=meeting, user_id__in=users, private=False)
+    found = {
+        turn.user_id
+        for turn in turns
+        if any(_says(body, lines, text) for text in _line_texts(turn))
+    }
     return sorted((users[pk] for pk in found), key=lambda u: (u.display_name.casefold(), u.pk))
 
 

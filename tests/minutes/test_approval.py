@@ -227,3 +227,15 @@ def test_withholding_without_lines_in_the_minutes_is_refused(ended, who):
 
     assert refused.value.code == ("not_member" if who == "stranger" else "no_lines")
     assert minutes_state() == before
+
+
+def test_a_short_withheld_line_counts_only_where_it_ends_a_line(ended):
+    from agendas.models import Turn
+
+    Turn.objects.filter(user=ended.chair).update(challenge="Yes", help_wanted="")
+    services.minutes_lines_withhold(actor=ended.chair, meeting=ended.meeting)
+
+    assert selectors.minutes_lines_still_in(meeting=ended.meeting, body="Yes, we agreed.\n") == []
+    assert selectors.minutes_lines_still_in(
+        meeting=ended.meeting, body="- **Member A**\n  - She said: Yes\n"
+    ) == [ended.chair]
