@@ -278,7 +278,7 @@ def export_pdf(request, community, membership, meeting, number):
             "meeting": meeting,
             "revision": revision,
             "html": markdown_render(revision.body),
-            "stylesheet": f"{exports.STATIC_SCHEME}css/site.css",
+            "stylesheet": f"{exports.STATIC_SCHEME}css/minutes-pdf.css",
         }
     )
     return _attachment(
