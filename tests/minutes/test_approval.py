@@ -4,6 +4,7 @@ request that their roundtable lines be left out — every refusal changing nothi
 
 import pytest
 
+from agendas.models import Turn
 from minutes import selectors, services
 from minutes.enums import MinutesStatus
 from minutes.models import LinesWithheld, Minutes, MinutesRevision
@@ -230,8 +231,6 @@ def test_withholding_without_lines_in_the_minutes_is_refused(ended, who):
 
 
 def test_a_short_withheld_line_counts_only_where_it_ends_a_line(ended):
-    from agendas.models import Turn
-
     Turn.objects.filter(user=ended.chair).update(challenge="Yes", help_wanted="")
     services.minutes_lines_withhold(actor=ended.chair, meeting=ended.meeting)
 

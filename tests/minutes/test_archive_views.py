@@ -11,6 +11,7 @@ import re
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from pypdf import PdfReader
@@ -20,7 +21,7 @@ from minutes import services
 from minutes.enums import MinutesStatus
 from minutes.models import Minutes, MinutesRevision
 from tests.factories import MembershipFactory, UserFactory
-from tests.minutes.helpers import minutes_state, sections
+from tests.minutes.helpers import meeting_end, minutes_state, run_until_end, sections, world
 from tests.minutes.test_markdown import HOSTILE, assert_inert
 
 pytestmark = pytest.mark.django_db
@@ -107,8 +108,6 @@ def test_no_minutes_before_the_meeting_ends(client, ended):
 def test_outsiders_get_403_in_an_open_community_and_404_in_an_invitation_only_one(
     client, django_capture_on_commit_callbacks, policy, status, name
 ):
-    from tests.minutes.helpers import meeting_end, run_until_end, world
-
     w = world(join_policy=policy)
     run_until_end(w)
     with django_capture_on_commit_callbacks(execute=True):
@@ -204,8 +203,6 @@ def test_the_preview_answers_the_sanitised_fragment(client, ended):
 
 
 def test_the_preview_needs_the_csrf_token(ended):
-    from django.test import Client
-
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(ended.chair)
 
@@ -397,8 +394,6 @@ def test_the_archive_search_finds_the_words_in_the_minutes(client, ended):
 def test_postgres_search_stems_in_the_community_language(
     client, django_capture_on_commit_callbacks
 ):
-    from tests.minutes.helpers import meeting_end, run_until_end, world
-
     w = world(language="fr")
     run_until_end(w)
     with django_capture_on_commit_callbacks(execute=True):

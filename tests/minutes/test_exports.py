@@ -9,6 +9,7 @@ from pypdf import PdfReader
 
 from minutes import exports
 from minutes.markdown import render
+from minutes.models import MinutesRevision
 from tests.minutes.test_markdown import HOSTILE, Elements, assert_inert
 
 
@@ -72,8 +73,6 @@ def test_a_pdf_linking_outside_fetches_nothing(monkeypatch):
 
 @pytest.mark.django_db
 def test_the_html_given_to_weasyprint_is_the_sanitised_minutes(ended):
-    from minutes.models import MinutesRevision
-
     revision = MinutesRevision.objects.get()
     hostile = "\n\n".join(HOSTILE)
 
