@@ -13,7 +13,12 @@ class MinutesConfig(AppConfig):
             run_ended_register,
         )
         from communities.hooks import CommunityLink, community_link_register
-        from meetings.hooks import HandoverSection, handover_section_register
+        from meetings.hooks import (
+            HandoverSection,
+            MeetingLink,
+            handover_section_register,
+            meeting_link_register,
+        )
 
         from . import selectors
         from .consumers import FRAMES
@@ -24,6 +29,8 @@ class MinutesConfig(AppConfig):
         agenda_created_register(agenda_created_review)
         for frame in FRAMES:
             meeting_frame_register(frame)
+        community_link_register(CommunityLink(_("Minutes"), "minutes:archive"))
+        meeting_link_register(MeetingLink(_("The minutes"), "minutes:minutes"))
         handover_section_register(
             HandoverSection(
                 key="action_items",

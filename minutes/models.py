@@ -278,3 +278,29 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class LinesWithheld(models.Model):
+    """A member's request, before the minutes were approved, that their roundtable lines
+    be left out of them (as if they had marked them "not for the minutes")."""
+
+    meeting = models.ForeignKey(
+        Meeting, on_delete=models.CASCADE, related_name="lines_withheld", verbose_name=_("meeting")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("member"),
+    )
+    created_at = models.DateTimeField(_("asked"), default=dj_timezone.now)
+
+    class Meta:
+        verbose_name = _("roundtable lines withheld")
+        verbose_name_plural = _("roundtable lines withheld")
+        constraints = [
+            models.UniqueConstraint(fields=["meeting", "user"], name="minutes_lines_withheld_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.meeting}"

@@ -1,8 +1,13 @@
 """Reads of the minutes: a meeting's facts for its draft, its revisions, action items,
 attachments and the progress of their distribution."""
 
+import difflib
+from dataclasses import dataclass
+
 from django.conf import settings
-from django.db.models import F, QuerySet
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.db import connection
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.urls import reverse
 from django.utils.translation import gettext
 
@@ -18,9 +23,17 @@ from meetings.selectors import meeting_following
 from outbox.models import Email
 from outbox.selectors import MailProgress, outbox_progress
 
-from .draft import ActionFacts, ItemFacts, MinutesFacts, NextMeeting, RoundtableLine
+from .draft import ActionFacts, ItemFacts, MinutesFacts, NextMeeting, RoundtableLine, escape
 from .enums import ActionStatus, MailKind, MinutesStatus
-from .models import ActionItem, Attachment, Decision, Minutes, MinutesRevision, Note
+from .models import (
+    ActionItem,
+    Attachment,
+    Decision,
+    LinesWithheld,
+    Minutes,
+    MinutesRevision,
+    Note,
+)
 
 # The minutes and their revisions -------------------------------------------------------
 
@@ -98,6 +111,157 @@ def minutes_mail_progress(
     )
 
 
+def minutes_was_approved(*, minutes: Minutes) -> bool:
+    """Whether any revision was approved (or distributed): the minutes are on record."""
+    return minutes.revisions.exclude(status=MinutesStatus.DRAFT).exists()
+
+
+@dataclass(frozen=True)
+class DiffLine:
+    kind: str  # "hunk" (where the lines below are), "added", "removed" or "same"
+    text: str
+
+
+@dataclass(frozen=True)
+class RevisionEntry:
+    revision: MinutesRevision
+    changes: tuple[DiffLine, ...]  # from the revision before (none for the first)
+
+
+_DIFF_KINDS = {"@": "hunk", "+": "added", "-": "removed", " ": "same"}
+
+
+def minutes_revision_diff(
+    *, before: MinutesRevision, after: MinutesRevision, context: int = 2
+) -> tuple[DiffLine, ...]:
+    """What changed from `before` to `after`, line by line (a unified diff, `context`
+    unchanged lines around each change, without its two file-name lines)."""
+    lines = difflib.unified_diff(
+        before.body.splitlines(), after.body.splitlines(), lineterm="", n=context
+    )
+    return tuple(
+        DiffLine(kind=_DIFF_KINDS[line[:1] or " "], text=line)
+        for index, line in enumerate(lines)
+        if index >= 2  # "--- " and "+++ "
+    )
+
+
+def minutes_history(*, minutes: Minutes) -> list[RevisionEntry]:
+    """Every revision, the first first, each with what changed since the one before."""
+    revisions = list(
+        minutes.revisions.select_related("edited_by", "approved_by").order_by("number")
+    )
+    return [
+        RevisionEntry(
+            revision=revision,
+            changes=minutes_revision_diff(before=revisions[index - 1], after=revision)
+            if index
+            else (),
+        )
+        for index, revision in enumerate(revisions)
+    ]
+
+
+def minutes_revision_get(*, minutes: Minutes, number: int) -> MinutesRevision | None:
+    return minutes.revisions.filter(number=number).first()
+
+
+# The archive ---------------------------------------------------------------------------
+
+ON_RECORD = (MinutesStatus.APPROVED, MinutesStatus.DISTRIBUTED)
+# PostgreSQL's text search configuration for each community language.
+SEARCH_CONFIGS = {"fr": "french", "en": "english"}
+
+
+def minutes_archive(
+    *, community: Community, user: User, can_manage: bool, query: str = ""
+) -> QuerySet[MinutesRevision]:
+    """The community's minutes, the latest meeting first: for each meeting the latest
+    revision approved or distributed, or, for its chair and backup and the managers, the
+    latest revision (a draft too). With `query`, only those whose text matches it:
+    PostgreSQL's full-text search in the community's language, a plain case-insensitive
+    filter elsewhere (SQLite)."""
+    visible = MinutesRevision.objects.filter(minutes__meeting__community=community)
+    if not can_manage:
+        visible = visible.filter(
+            Q(status__in=ON_RECORD)
+            | Q(minutes__meeting__chair=user)
+            | Q(minutes__meeting__backup=user)
+        )
+    latest = visible.filter(minutes=OuterRef("minutes")).order_by("-number").values("number")
+    revisions = visible.filter(number=Subquery(latest[:1]))
+    query = " ".join(str(query or "").split())
+    if query:
+        if connection.vendor == "postgresql":
+            config = SEARCH_CONFIGS.get(community.language, "simple")
+            revisions = revisions.annotate(
+                document=SearchVector("body", "minutes__meeting__title", config=config)
+            ).filter(document=SearchQuery(query, config=config, search_type="websearch"))
+        else:
+            revisions = revisions.filter(
+                Q(body__icontains=query) | Q(minutes__meeting__title__icontains=query)
+            )
+    return revisions.select_related("minutes__meeting", "approved_by").order_by(
+        "-minutes__meeting__starts_at", "-minutes__meeting_id"
+    )
+
+
+# Roundtable lines a member asked to leave out ------------------------------------------
+
+
+def minutes_lines_of(*, meeting: Meeting, user: User) -> list[Turn]:
+    """`user`'s roundtable lines at `meeting` that the draft takes (not marked "not for
+    the minutes")."""
+    if not user.is_authenticated:
+        return []
+    return list(
+        Turn.objects.filter(run__meeting=meeting, user=user, private=False)
+        .filter(~Q(challenge="") | ~Q(help_wanted=""))
+        .order_by("started_at", "pk")
+    )
+
+
+def minutes_lines_withheld(*, meeting: Meeting) -> list[LinesWithheld]:
+    return list(LinesWithheld.objects.filter(meeting=meeting).select_related("user").order_by("pk"))
+
+
+# A line shorter than this ("Yes", "Nothing new") could be any words of the minutes: it
+# counts as still there only where it ends a line, as the draft writes it.
+SHORT_LINE = 15
+
+
+def _line_texts(turn: Turn) -> list[str]:
+    texts = []
+    for text in (turn.challenge, turn.help_wanted):
+        text = " ".join(text.split())
+        if text:
+            texts += [text, escape(text)]
+    return texts
+
+
+def _says(body: str, lines: list[str], text: str) -> bool:
+    if len(text) >= SHORT_LINE:
+        return text in body
+    return any(line == text or line.endswith((f": {text}", f"- {text}")) for line in lines)
+
+
+def minutes_lines_still_in(*, meeting: Meeting, body: str) -> list[User]:
+    """The members who asked that their lines be left out, but whose lines `body` still
+    says (as typed, or as the draft writes them), by name."""
+    withheld = minutes_lines_withheld(meeting=meeting)
+    if not withheld:
+        return []
+    users = {entry.user_id: entry.user for entry in withheld}
+    lines = [line.strip() for line in body.splitlines()]
+    turns = Turn.objects.filter(run__meeting=meeting, user_id__in=users, private=False)
+    found = {
+        turn.user_id
+        for turn in turns
+        if any(_says(body, lines, text) for text in _line_texts(turn))
+    }
+    return sorted((users[pk] for pk in found), key=lambda u: (u.display_name.casefold(), u.pk))
+
+
 # The facts of a meeting, for its draft -------------------------------------------------
 
 
@@ -120,8 +284,9 @@ def minutes_facts(*, meeting: Meeting) -> MinutesFacts:
     who was present (everyone present while it was live), regrets (active members absent
     who answered no) and the other active members absent; each item with its times and
     notes; the new members; the roundtable's lines (but those their author kept out of
-    the minutes); the focus; decisions and action items; the topics chosen at it; and the
-    community's next meeting."""
+    the minutes, and those of members who asked later that theirs be left out); the
+    focus; decisions and action items; the topics chosen at it; and the community's next
+    meeting."""
     meeting = Meeting.objects.select_related("community", "chair").get(pk=meeting.pk)
     community = meeting.community
     run = Run.objects.filter(meeting=meeting).first()
@@ -168,6 +333,7 @@ def minutes_facts(*, meeting: Meeting) -> MinutesFacts:
                 help_wanted=turn.help_wanted,
             )
             for turn in Turn.objects.filter(run=run, private=False)
+            .exclude(user_id__in=LinesWithheld.objects.filter(meeting=meeting).values("user_id"))
             .select_related("user")
             .order_by("started_at", "pk")
             if turn.challenge or turn.help_wanted

@@ -261,6 +261,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # WeasyPrint (the minutes' PDF) logs each layout step at INFO; its warnings still show.
+    "loggers": {"weasyprint.progress": {"level": "WARNING"}},
 }
 
 # Rooms: at most ROOM_RATE_LIMIT_MESSAGES messages per user in ROOM_RATE_LIMIT_SECONDS,

@@ -6,6 +6,7 @@ people, a stable `code`) or `CommunityNotFound` (an invitation-only community th
 not see). On refusal nothing changes.
 """
 
+from .approval import minutes_approve, minutes_can_approve, minutes_lines_withhold
 from .distribution import (
     ALLOWED_TYPES,
     attachment_add,
@@ -37,12 +38,15 @@ __all__ = [
     "attachment_add",
     "attachment_delete",
     "decision_add",
+    "minutes_approve",
+    "minutes_can_approve",
     "minutes_can_distribute",
     "minutes_can_record",
     "minutes_distribute",
     "minutes_draft_edit",
     "minutes_draft_generate",
     "minutes_emails_retry",
+    "minutes_lines_withhold",
     "minutes_recording_set",
     "minutes_run_ended",
     "note_add",

@@ -24,12 +24,14 @@ def sockets() -> list[tuple[str, type]]:
     return found
 
 
-def app_dirs() -> list[Path]:
-    """The layer, the app of every routed socket, and the apps that add frames to the
-    meeting socket (agendas.hooks)."""
+def sources() -> list[Path]:
+    """The layer's and every routed socket's app's Python files, and the modules that add
+    frames to the meeting socket (agendas.hooks)."""
     apps = {ROOT / consumer.__module__.split(".")[0] for _prefix, consumer in sockets()}
-    apps |= {ROOT / entry.handle.__module__.split(".")[0] for entry in meeting_frames.values()}
-    return [LIVE, *sorted(apps)]
+    files = [path for directory in [LIVE, *sorted(apps)] for path in directory.rglob("*.py")]
+    for entry in meeting_frames.values():
+        files.append(ROOT / (entry.handle.__module__.replace(".", "/") + ".py"))
+    return files
 
 
 def section(prefix: str) -> str:
@@ -60,10 +62,9 @@ def tables(heading_pattern: str, text: str = DOC) -> list[str]:
 
 def _grep(pattern: re.Pattern) -> set[str]:
     found = set()
-    for directory in app_dirs():
-        for path in directory.rglob("*.py"):
-            for match in pattern.findall(path.read_text()):
-                found.update(m for m in (match if isinstance(match, tuple) else (match,)) if m)
+    for path in sources():
+        for match in pattern.findall(path.read_text()):
+            found.update(m for m in (match if isinstance(match, tuple) else (match,)) if m)
     return found
 
 

@@ -11,7 +11,7 @@ from agendas.models import Agenda, AgendaItem
 from meetings import services as meeting_services
 from meetings.models import Meeting
 from minutes import services
-from minutes.models import ActionItem, Decision, Minutes, MinutesRevision, Note
+from minutes.models import ActionItem, Decision, LinesWithheld, Minutes, MinutesRevision, Note
 from tests.meetings.helpers import NOW, community_with, meetings_of, member_add, series_make
 
 MINUTE = timedelta(minutes=1)
@@ -153,5 +153,5 @@ def sections(body: str) -> dict[str, str]:
 def minutes_state() -> dict:
     """Every row the minutes services write: equal before and after a refused action
     means it changed nothing."""
-    models = [Minutes, MinutesRevision, Note, Decision, ActionItem]
+    models = [Minutes, MinutesRevision, Note, Decision, ActionItem, LinesWithheld]
     return {m.__name__: list(m.objects.order_by("pk").values()) for m in models}
