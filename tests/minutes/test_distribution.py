@@ -30,7 +30,7 @@ from rooms.enums import MessageKind
 from rooms.models import Message
 from tests.mail import smtp_serving
 from tests.meetings.helpers import NOW, member_add
-from tests.minutes.helpers import meeting_end, minutes_state, run_until_end, world
+from tests.minutes.helpers import meeting_end, minutes_state, run_until_end, sections, world
 from tests.outbox.test_processes import Stalling, outbox_worker
 
 RECORDING = "https://video.example.org/recordings/feb"
@@ -75,16 +75,11 @@ def _ended(django_capture_on_commit_callbacks=None):
 
 
 def _approve(w, body: str | None = None) -> MinutesRevision:
-    revision = w.minutes.revisions.get()
-    revision.status, revision.approved_at, revision.approved_by = (
-        MinutesStatus.APPROVED,
-        NOW,
-        w.chair,
-    )
+    """The chair approves the draft (edited to `body` first, if given), through the
+    services as on the minutes page."""
     if body is not None:
-        revision.body = body
-    revision.save()
-    return revision
+        services.minutes_draft_edit(actor=w.chair, meeting=w.meeting, body=body, now=NOW)
+    return services.minutes_approve(actor=w.chair, minutes=w.minutes, now=NOW)
 
 
 def _materials(w):
@@ -131,6 +126,22 @@ def test_distribute_sends_each_member_one_message_in_their_language(
     django_capture_on_commit_callbacks, smtp_server
 ):
     w = _ended(django_capture_on_commit_callbacks)
+    # The draft the run wrote, item by item (test_services checks each part in full).
+    parts = sections(w.minutes.revisions.get().body)
+    assert [heading for heading in parts if heading[:1].isdigit()] == [
+        "1. New members introduction",
+        "2. Current progress / initiatives roundtable",
+        "3. Focus presentation",
+        "4. Open discussion",
+        "5. Future agenda and next meeting",
+    ]
+    assert "- Newcomer" in parts["1. New members introduction"]
+    roundtable = parts["2. Current progress / initiatives roundtable"]
+    assert "We started a shared triage list" in roundtable
+    assert "clinic is closing" not in roundtable  # not for the minutes
+    assert "Rotate night shifts *forward*." in parts["3. Focus presentation"]
+    assert parts["Decisions"].startswith("- Share the triage list.")
+    assert "Send the triage list to everyone — Member B" in parts["Action items"]
     attachment = _materials(w)
     revision = _approve(w)
     following = meeting_following(meeting=w.meeting)
