@@ -736,7 +736,10 @@ logger = logging.getLogger(__name__)
 # Commands whose meaning is "this turn": when another move won the race and the turn is
 # no longer the one the command was for, it is done (the winner moved on), not repeated.
 TURN_COMMANDS = rules.TURN_COMMANDS
-ATTEMPTS = 3
+# How many times a move is re-read and tried again when another won the race. Each try is
+# one read and one conditional update; a busy meeting (two consoles, presence changes, the
+# clock) can win several races in a row on a loaded server, so the margin is wide.
+ATTEMPTS = 10
 
 
 class RunError(LiveError):

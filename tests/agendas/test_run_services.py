@@ -430,3 +430,20 @@ def test_a_turn_command_for_a_turn_already_over_does_nothing():
 
     assert after.speaker_id == users[1].pk and after.done == [first]
     assert _snapshot(meeting) == before
+
+
+def test_a_move_that_loses_every_race_is_refused_with_conflict_and_changes_nothing(monkeypatch):
+    # Losing ten races in a row cannot be staged with real writers; every conditional
+    # update is made to find the version moved on.
+    meeting, _manager, users, _items = _world()
+    services.run_get(meeting=meeting)  # the scheduled run's row, as a first command makes it
+    before = _snapshot(meeting)
+    tries = []
+    monkeypatch.setattr(services, "_write", lambda *a, **k: tries.append(1) or False)
+
+    with pytest.raises(services.RunError) as refused:
+        services.run_command(actor=users[0], meeting=meeting, command="meeting.start")
+
+    assert refused.value.code == "conflict"
+    assert len(tries) == services.ATTEMPTS
+    assert _snapshot(meeting) == before
