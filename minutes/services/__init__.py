@@ -6,7 +6,12 @@ people, a stable `code`) or `CommunityNotFound` (an invitation-only community th
 not see). On refusal nothing changes.
 """
 
-from .approval import minutes_approve, minutes_can_approve, minutes_lines_withhold
+from .approval import (
+    minutes_approve,
+    minutes_can_approve,
+    minutes_can_withhold,
+    minutes_lines_withhold,
+)
 from .distribution import (
     ALLOWED_TYPES,
     attachment_add,
@@ -42,6 +47,7 @@ __all__ = [
     "minutes_can_approve",
     "minutes_can_distribute",
     "minutes_can_record",
+    "minutes_can_withhold",
     "minutes_distribute",
     "minutes_draft_edit",
     "minutes_draft_generate",

@@ -122,6 +122,25 @@ def _drafted_lines(meeting: Meeting, user: User) -> list[list[str]]:
     return blocks
 
 
+def minutes_can_withhold(*, actor: User, meeting: Meeting) -> bool:
+    """Whether `actor` may still ask that their roundtable lines be left out: an active
+    member with lines in the minutes, who has not asked yet, before any approval."""
+    if not actor.is_authenticated:
+        return False
+    membership = membership_get(user=actor, community=meeting.community)
+    if membership is None or not membership.is_active:
+        return False
+    if (
+        MinutesRevision.objects.filter(minutes__meeting=meeting)
+        .exclude(status=MinutesStatus.DRAFT)
+        .exists()
+    ):
+        return False
+    if LinesWithheld.objects.filter(meeting=meeting, user=actor).exists():
+        return False
+    return bool(selectors.minutes_lines_of(meeting=meeting, user=actor))
+
+
 @transaction.atomic
 def minutes_lines_withhold(
     *, actor: User, meeting: Meeting, now: datetime | None = None

@@ -19,20 +19,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from communities.http import refusal_response, with_community
 from communities.selectors import community_can_manage, community_can_read
-from communities.services import CommunityActionError
-from meetings.selectors import MeetingNotFound, meeting_get
 
 from .. import exports, selectors, services
 from ..enums import MinutesStatus
 from ..forms import MinutesForm, SearchForm
 from ..markdown import render as markdown_render
 from ..models import BODY_LENGTH
-
-
-def _refused(request, community, message):
-    return refusal_response(
-        request, community, CommunityActionError(message, code="forbidden", forbidden=True)
-    )
+from .common import act, meeting_or_404, minutes_or_404, refused
 
 
 def _members_only(view):
@@ -42,23 +35,11 @@ def _members_only(view):
     @wraps(view)
     def wrapper(request, community, membership, meeting_id, *args, **kwargs):
         if not community_can_read(user=request.user, membership=membership):
-            return _refused(
-                request, community, _("Only this community's members read its minutes.")
-            )
-        try:
-            meeting = meeting_get(community=community, meeting_id=meeting_id)
-        except MeetingNotFound:
-            raise Http404(_("No such meeting in this community.")) from None
+            return refused(request, community, _("Only this community's members read its minutes."))
+        meeting = meeting_or_404(community, meeting_id)
         return view(request, community, membership, meeting, *args, **kwargs)
 
     return wrapper
-
-
-def _minutes_or_404(meeting):
-    minutes = selectors.minutes_of(meeting=meeting)
-    if minutes is None:
-        raise Http404(_("These minutes are not drafted yet: the meeting has not ended."))
-    return minutes
 
 
 def _minutes_url(community, meeting) -> str:
@@ -87,11 +68,7 @@ def _page(request, community, membership, meeting, *, form=None, preview=None, s
             "can_edit": can_edit,
             "can_approve": current.status == MinutesStatus.DRAFT
             and services.minutes_can_approve(actor=user, meeting=meeting),
-            "can_withhold": bool(my_lines)
-            and not approved
-            and membership is not None
-            and membership.is_active
-            and all(entry.user_id != user.pk for entry in withheld),
+            "can_withhold": services.minutes_can_withhold(actor=user, meeting=meeting),
             "my_lines": my_lines,
             "i_withheld": any(entry.user_id == user.pk for entry in withheld),
             "approved": approved,
@@ -115,7 +92,7 @@ def minutes_page(request, community, membership, meeting):
 
 def _editors_only(request, community, meeting):
     if not services.minutes_can_record(actor=request.user, meeting=meeting):
-        return _refused(
+        return refused(
             request,
             community,
             _("Only the meeting's chair, its backup and the managers can edit its minutes."),
@@ -132,7 +109,7 @@ def minutes_edit(request, community, membership, meeting):
     refusal = _editors_only(request, community, meeting)
     if refusal:
         return refusal
-    _minutes_or_404(meeting)
+    minutes_or_404(meeting)
     form = MinutesForm(request.POST)
     if not form.is_valid():
         return _page(request, community, membership, meeting, form=form, status=400)
@@ -173,36 +150,24 @@ def minutes_preview(request, community, membership, meeting):
     return HttpResponse(markdown_render(body), content_type="text/html; charset=utf-8")
 
 
-def _act(request, community, meeting, action, *, success):
-    try:
-        result = action()
-    except services.MinutesError as error:
-        if error.forbidden:
-            return refusal_response(request, community, error)
-        messages.error(request, error.message)
-    else:
-        messages.success(request, success(result))
-    return redirect(_minutes_url(community, meeting))
-
-
 @require_POST
 @login_required
 @with_community
 @_members_only
 def minutes_approve(request, community, membership, meeting):
-    minutes = _minutes_or_404(meeting)
+    minutes = minutes_or_404(meeting)
     try:
         number = int(request.POST.get("number", ""))
     except ValueError:
         number = None
-    return _act(
+    return act(
         request,
         community,
-        meeting,
         lambda: services.minutes_approve(actor=request.user, minutes=minutes, number=number),
         success=lambda revision: (
             _("Revision %(number)d of the minutes is approved.") % {"number": revision.number}
         ),
+        back=_minutes_url(community, meeting),
     )
 
 
@@ -222,13 +187,13 @@ def _withheld_message(result):
 @with_community
 @_members_only
 def lines_withhold(request, community, membership, meeting):
-    _minutes_or_404(meeting)
-    return _act(
+    minutes_or_404(meeting)
+    return act(
         request,
         community,
-        meeting,
         lambda: services.minutes_lines_withhold(actor=request.user, meeting=meeting),
         success=_withheld_message,
+        back=_minutes_url(community, meeting),
     )
 
 
@@ -236,7 +201,7 @@ def lines_withhold(request, community, membership, meeting):
 
 
 def _revision_or_404(meeting, number):
-    revision = selectors.minutes_revision_get(minutes=_minutes_or_404(meeting), number=number)
+    revision = selectors.minutes_revision_get(minutes=minutes_or_404(meeting), number=number)
     if revision is None:
         raise Http404(_("No such revision of these minutes."))
     return revision
@@ -297,7 +262,7 @@ def export_pdf(request, community, membership, meeting, number):
 @with_community
 def archive(request, community, membership):
     if not community_can_read(user=request.user, membership=membership):
-        return _refused(request, community, _("Only this community's members read its minutes."))
+        return refused(request, community, _("Only this community's members read its minutes."))
     form = SearchForm(request.GET)
     query = form.cleaned_data["q"] if form.is_valid() else ""
     revisions = list(

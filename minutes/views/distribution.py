@@ -6,61 +6,26 @@ Who sees what, as everywhere: an invitation-only community is 404 to others; in 
 one, what is for members is 403 to others.
 """
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST, require_safe
 
-from communities.http import refusal_response, with_community
+from communities.http import with_community
 from communities.selectors import community_can_manage, community_can_read
-from communities.services import CommunityActionError
-from meetings.selectors import MeetingNotFound, meeting_get
 
 from .. import selectors, services
 from ..enums import ActionStatus, MinutesStatus
 from ..markdown import render as markdown_render
 from ..models import ActionItem
-
-
-def _refused(request, community, message):
-    return refusal_response(
-        request, community, CommunityActionError(message, code="forbidden", forbidden=True)
-    )
-
-
-def _meeting_or_404(community, meeting_id):
-    try:
-        return meeting_get(community=community, meeting_id=meeting_id)
-    except MeetingNotFound:
-        raise Http404(_("No such meeting in this community.")) from None
-
-
-def _minutes_or_404(meeting):
-    minutes = selectors.minutes_of(meeting=meeting)
-    if minutes is None:
-        raise Http404(_("This meeting has no minutes yet."))
-    return minutes
+from .common import act, meeting_or_404, minutes_or_404, refused
 
 
 def _page(community, meeting) -> str:
     return reverse("minutes:distribution", args=[community.slug, meeting.pk])
-
-
-def _act(request, community, action, *, success, back: str):
-    """Call a service; a refusal becomes a message on the page (403 when forbidden)."""
-    try:
-        result = action()
-    except CommunityActionError as error:
-        if error.forbidden or not isinstance(error, services.MinutesError):
-            return refusal_response(request, community, error)
-        messages.error(request, error.message)
-    else:
-        messages.success(request, success(result) if callable(success) else success)
-    return redirect(back)
 
 
 # The chair's and managers' page ----------------------------------------------------------
@@ -70,12 +35,12 @@ def _act(request, community, action, *, success, back: str):
 @login_required
 @with_community
 def distribution(request, community, membership, meeting_id):
-    meeting = _meeting_or_404(community, meeting_id)
+    meeting = meeting_or_404(community, meeting_id)
     if not services.minutes_can_distribute(actor=request.user, meeting=meeting):
-        return _refused(
+        return refused(
             request, community, _("Only the meeting's chair and the managers see this page.")
         )
-    minutes = _minutes_or_404(meeting)
+    minutes = minutes_or_404(meeting)
     progress = selectors.minutes_mail_progress(minutes=minutes)
     can_manage = community_can_manage(user=request.user, membership=membership)
     return render(
@@ -101,9 +66,9 @@ def distribution(request, community, membership, meeting_id):
 @login_required
 @with_community
 def distribute(request, community, membership, meeting_id):
-    meeting = _meeting_or_404(community, meeting_id)
-    minutes = _minutes_or_404(meeting)
-    return _act(
+    meeting = meeting_or_404(community, meeting_id)
+    minutes = minutes_or_404(meeting)
+    return act(
         request,
         community,
         lambda: services.minutes_distribute(actor=request.user, minutes=minutes),
@@ -125,9 +90,9 @@ def distribute(request, community, membership, meeting_id):
 @login_required
 @with_community
 def emails_retry(request, community, membership, meeting_id):
-    meeting = _meeting_or_404(community, meeting_id)
-    minutes = _minutes_or_404(meeting)
-    return _act(
+    meeting = meeting_or_404(community, meeting_id)
+    minutes = minutes_or_404(meeting)
+    return act(
         request,
         community,
         lambda: services.minutes_emails_retry(actor=request.user, minutes=minutes),
@@ -147,9 +112,9 @@ def emails_retry(request, community, membership, meeting_id):
 @login_required
 @with_community
 def recording_set(request, community, membership, meeting_id):
-    meeting = _meeting_or_404(community, meeting_id)
-    minutes = _minutes_or_404(meeting)
-    return _act(
+    meeting = meeting_or_404(community, meeting_id)
+    minutes = minutes_or_404(meeting)
+    return act(
         request,
         community,
         lambda: services.minutes_recording_set(
@@ -164,8 +129,8 @@ def recording_set(request, community, membership, meeting_id):
 @login_required
 @with_community
 def attachment_upload(request, community, membership, meeting_id):
-    meeting = _meeting_or_404(community, meeting_id)
-    return _act(
+    meeting = meeting_or_404(community, meeting_id)
+    return act(
         request,
         community,
         lambda: services.attachment_add(
@@ -183,11 +148,11 @@ def attachment_upload(request, community, membership, meeting_id):
 @login_required
 @with_community
 def attachment_delete(request, community, membership, meeting_id, attachment_id):
-    meeting = _meeting_or_404(community, meeting_id)
+    meeting = meeting_or_404(community, meeting_id)
     attachment = selectors.attachment_get(meeting=meeting, attachment_id=attachment_id)
     if attachment is None:
         raise Http404(_("No such file."))
-    return _act(
+    return act(
         request,
         community,
         lambda: services.attachment_delete(actor=request.user, attachment=attachment),
@@ -204,9 +169,9 @@ def attachment_delete(request, community, membership, meeting_id, attachment_id)
 @with_community
 def distributed(request, community, membership, meeting_id):
     if not community_can_read(user=request.user, membership=membership):
-        return _refused(request, community, _("Only this community's members read its minutes."))
-    meeting = _meeting_or_404(community, meeting_id)
-    minutes = _minutes_or_404(meeting)
+        return refused(request, community, _("Only this community's members read its minutes."))
+    meeting = meeting_or_404(community, meeting_id)
+    minutes = minutes_or_404(meeting)
     revision = selectors.minutes_distributed(minutes=minutes)
     if revision is None:
         raise Http404(_("These minutes have not been distributed yet."))
@@ -229,10 +194,10 @@ def distributed(request, community, membership, meeting_id):
 @with_community
 def attachment(request, community, membership, meeting_id, attachment_id):
     if not community_can_read(user=request.user, membership=membership):
-        return _refused(
+        return refused(
             request, community, _("Only this community's members download its materials.")
         )
-    meeting = _meeting_or_404(community, meeting_id)
+    meeting = meeting_or_404(community, meeting_id)
     found = selectors.attachment_get(meeting=meeting, attachment_id=attachment_id)
     if found is None:
         raise Http404(_("No such file."))
@@ -256,7 +221,7 @@ def attachment(request, community, membership, meeting_id, attachment_id):
 @with_community
 def action_items(request, community, membership):
     if not community_can_read(user=request.user, membership=membership):
-        return _refused(request, community, _("Only this community's members have action items."))
+        return refused(request, community, _("Only this community's members have action items."))
     items = selectors.action_items_of(user=request.user, community=community).select_related(
         "meeting"
     )
@@ -279,7 +244,7 @@ def action_item_status(request, community, membership, action_id):
     action = ActionItem.objects.filter(pk=action_id, meeting__community=community).first()
     if action is None:
         raise Http404(_("No such action item in this community."))
-    return _act(
+    return act(
         request,
         community,
         lambda: services.action_item_status_set(

@@ -238,3 +238,20 @@ def test_a_short_withheld_line_counts_only_where_it_ends_a_line(ended):
     assert selectors.minutes_lines_still_in(
         meeting=ended.meeting, body="- **Member A**\n  - She said: Yes\n"
     ) == [ended.chair]
+
+
+def test_who_may_still_withhold_their_lines(ended):
+    meeting = ended.meeting
+    # Member B's lines were "not for the minutes": nothing to withhold; the manager spoke
+    # not at all; Member A and the newcomer have lines in the draft.
+    assert services.minutes_can_withhold(actor=ended.backup, meeting=meeting) is False
+    assert services.minutes_can_withhold(actor=ended.manager, meeting=meeting) is False
+    assert services.minutes_can_withhold(actor=ended.chair, meeting=meeting) is True
+
+    services.minutes_lines_withhold(actor=ended.chair, meeting=meeting)
+    assert services.minutes_can_withhold(actor=ended.chair, meeting=meeting) is False
+    assert services.minutes_can_withhold(actor=ended.newcomer, meeting=meeting) is True
+
+    minutes = Minutes.objects.get(meeting=meeting)
+    services.minutes_approve(actor=ended.manager, minutes=minutes)
+    assert services.minutes_can_withhold(actor=ended.newcomer, meeting=meeting) is False
