@@ -91,4 +91,5 @@ class LocalizedPasswordResetForm(PasswordResetForm):
             subject=subject,
             body=body,
             html=html,
+            cleared_when_sent=True,
         )

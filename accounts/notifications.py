@@ -56,12 +56,14 @@ def email_user_on_commit(
     key: str | None = None,
     version: str | int = "1",
     html: bool = False,
+    one_time_link: bool = False,
 ) -> None:
     """Render `<template>_subject.txt` and `<template>.txt` (and `<template>.html` if
     `html`) for `user` in their language and zone, and queue it in the outbox (kind: the
     template). Asking again with the same `key` and `version` queues nothing more; without
-    a key, the user's address stands for the object (one such message per user). Inside
-    the caller's transaction: nothing is sent if it rolls back."""
+    a key, the user's address stands for the object (one such message per user). A
+    message with a `one_time_link` keeps no text once sent. Inside the caller's
+    transaction: nothing is sent if it rolls back."""
     if _suppressed.get():
         return
     with translation.override(user.language), timezone.override(user.timezone):
@@ -76,6 +78,7 @@ def email_user_on_commit(
         version=version,
         subject=subject,
         body=body,
+        cleared_when_sent=one_time_link,
         **parts,
     )
 

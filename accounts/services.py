@@ -79,6 +79,7 @@ def _confirmation_send(user: User, *, next_url: str | None) -> None:
         template="accounts/email/sign_up_confirm",
         context={"link": settings.SITE_URL + path},
         key=link_key(user, token),
+        one_time_link=True,
     )
 
 

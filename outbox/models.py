@@ -30,6 +30,9 @@ class Email(models.Model):
     # Files attached to the message (text content only, e.g. an .ics):
     # [{"filename": "meeting.ics", "content": "BEGIN:VCALENDAR...", "mimetype": "text/calendar"}]
     attachments = models.JSONField(_("attachments"), default=list, blank=True)
+    # A message carrying a one-time link (sign-up, password reset): its text is cleared
+    # once the server has it, so nobody reads a live link in the admin later.
+    cleared_when_sent = models.BooleanField(_("cleared once sent"), default=False)
     message_id = models.CharField(_("Message-ID"), max_length=255, unique=True)
     state = models.CharField(
         _("state"), max_length=10, choices=EmailState.choices, default=EmailState.QUEUED

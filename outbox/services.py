@@ -59,10 +59,13 @@ def email_enqueue(
     alternatives: Iterable[dict] = (),
     attachments: Iterable[dict] = (),
     from_email: str = "",
+    cleared_when_sent: bool = False,
 ) -> Email:
     """Queue one message to one address, once: asking again for the same (kind, key,
     version, to) returns the row already queued (or sent) and changes nothing.
     `attachments`: files sent with it, each {filename, content (text), mimetype}.
+    `cleared_when_sent`: the message carries a one-time link; its text, HTML and parts are
+    emptied once it is sent (the row stays, as the record that it went).
 
     Runs inside the caller's transaction: the message exists only if that commits, and the
     background job is asked to send after the commit (so it sees the row)."""
@@ -92,6 +95,7 @@ def email_enqueue(
                     }
                     for a in attachments
                 ],
+                cleared_when_sent=cleared_when_sent,
                 message_id=_message_id(),
                 state=EmailState.QUEUED,
                 next_attempt_at=now,
@@ -165,6 +169,10 @@ def _message(email: Email, mail_connection) -> EmailMultiAlternatives:
     return message
 
 
+# What a sent message carrying a one-time link keeps of its content: nothing.
+_CLEARED = {"body": "", "html": "", "alternatives": [], "attachments": []}
+
+
 def _record(email: Email, **fields) -> bool:
     # Only the holder of the lease records the outcome: a worker that was too slow and
     # whose row another worker claimed again changes nothing.
@@ -201,7 +209,13 @@ def outbox_send_due(*, now: datetime | None = None, limit: int = 100) -> int:
                 # The server may have dropped us: the next message opens a new connection.
                 mail_connection.close()
             else:
-                _record(email, state=EmailState.SENT, sent_at=timezone.now(), last_error="")
+                _record(
+                    email,
+                    state=EmailState.SENT,
+                    sent_at=timezone.now(),
+                    last_error="",
+                    **(_CLEARED if email.cleared_when_sent else {}),
+                )
                 sent += 1
         mail_connection.close()
         if len(rows) < limit:

@@ -6,6 +6,8 @@ from django.contrib import auth
 
 from accounts.models import User
 from accounts.services import PROFILE_FIELDS
+from outbox.enums import EmailState
+from outbox.models import Email
 from tests.factories import PASSWORD, UserFactory
 
 NEW_PASSWORD = "a-brand-new-passphrase"
@@ -91,6 +93,9 @@ def test_sign_up_new_address_makes_an_unconfirmed_account_and_emails_a_link(
     # In the language chosen on the form.
     assert message.subject == "Terminez la création de votre compte"
     assert _link(message).startswith("/accounts/signup/confirm/")
+    # Sent: the outbox keeps the record, not the link.
+    [row] = Email.objects.filter(kind="accounts/email/sign_up_confirm")
+    assert (row.state, row.body, row.html) == (EmailState.SENT, "", "")
 
 
 @pytest.mark.django_db
@@ -548,6 +553,9 @@ def test_password_reset_by_email_end_to_end(
     assert email_body(message).splitlines()[0] == "Hello Dr. Lee,"
 
     link = reset_link_path(message)
+    # Sent: the outbox keeps the record, not the link.
+    [row] = Email.objects.filter(kind="accounts/password_reset")
+    assert (row.state, row.body, row.html) == (EmailState.SENT, "", "")
     response = client.get(link)
     assert response.status_code == 302
     set_password_url = response["Location"]

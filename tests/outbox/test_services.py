@@ -144,6 +144,39 @@ def test_outbox_send_due_sends_the_attachments_with_the_html_alternative(smtp_in
     ]
 
 
+def test_outbox_a_one_time_link_message_keeps_its_text_until_sent_then_none(smtp_inbox):
+    smtp_inbox.refused = {"person@example.org"}
+    link = "https://cop.example.org/accounts/reset/abc/secret-token/"
+    email = _enqueue(
+        body=f"Reset: {link}\n", html=f"<a href='{link}'>Reset</a>", **{"cleared_when_sent": True}
+    )
+    now = timezone.now()
+
+    # Refused: the text stays, for the next attempt.
+    assert outbox_send_due(now=now) == 0
+    fresh = _reload(email)
+    assert fresh.state == EmailState.QUEUED
+    assert link in fresh.body and link in fresh.html
+
+    smtp_inbox.refused = set()
+    assert outbox_send_due(now=now + timedelta(hours=2)) == 1
+
+    [message] = smtp_inbox.messages
+    assert link in message.get_payload()[0].get_payload(decode=True).decode()
+    fresh = _reload(email)
+    assert fresh.state == EmailState.SENT
+    assert (fresh.body, fresh.html, fresh.alternatives, fresh.attachments) == ("", "", [], [])
+    assert (fresh.subject, fresh.to, fresh.message_id) == ("Hello", email.to, email.message_id)
+
+
+def test_outbox_an_ordinary_message_keeps_its_text_once_sent(smtp_inbox):
+    email = _enqueue()
+
+    assert outbox_send_due() == 1
+
+    assert _reload(email).body == "Hello there.\n"
+
+
 def test_outbox_send_due_refused_recipient_backs_off_then_succeeds(smtp_inbox, settings):
     settings.OUTBOX_RETRY_BASE_SECONDS = 60
     settings.OUTBOX_RETRY_CAP_SECONDS = 3600
