@@ -514,6 +514,12 @@ def mail_key(meeting: Meeting) -> str:
     return f"meeting:{meeting.pk}"
 
 
+def calendar_thread(meeting: Meeting) -> str:
+    """The outbox thread of a member's calendar messages about `meeting` (invitation,
+    updates, cancellation): only the newest of them still to send counts."""
+    return f"calendar:{meeting.pk}"
+
+
 def meeting_mail_progress(*, meeting: Meeting) -> list[MailProgress]:
     """Per kind of email about `meeting`: how many were sent, failed (and why), wait.
     Two queries."""

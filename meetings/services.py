@@ -1005,6 +1005,9 @@ def _invitation_queue(meeting: Meeting, user: User, *, kind: str, now: datetime)
         kind=kind,
         key=selectors.mail_key(meeting),
         version=meeting.sequence,
+        # The newest calendar message replaces those not sent yet: an older REQUEST
+        # retried after a CANCEL would put a cancelled meeting back in a calendar.
+        thread=selectors.calendar_thread(meeting),
         **emails.invitation_message(meeting=meeting, user=user, kind=kind, now=now),
     )
     Invitation.objects.update_or_create(

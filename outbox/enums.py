@@ -7,3 +7,5 @@ class EmailState(models.TextChoices):
     SENDING = "sending", _("Sending")
     SENT = "sent", _("Sent")
     FAILED = "failed", _("Failed")
+    # Not sent, and never to be: a newer message of its thread took its place.
+    SUPERSEDED = "superseded", _("Replaced by a newer one")

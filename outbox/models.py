@@ -32,6 +32,10 @@ class Email(models.Model):
     attachments = models.JSONField(_("attachments"), default=list, blank=True)
     # A message carrying a one-time link (sign-up, password reset): its text is cleared
     # once the server has it, so nobody reads a live link in the admin later.
+    # Messages about one thing to one address of which only the newest counts (a meeting's
+    # invitation, its updates and its cancellation): queuing one replaces those of its
+    # thread not sent yet, so an older version never arrives after a newer one.
+    thread = models.CharField(_("thread"), max_length=200, blank=True)
     cleared_when_sent = models.BooleanField(_("cleared once sent"), default=False)
     message_id = models.CharField(_("Message-ID"), max_length=255, unique=True)
     state = models.CharField(
@@ -53,7 +57,10 @@ class Email(models.Model):
                 fields=["kind", "key", "version", "to"], name="outbox_email_once"
             ),
         ]
-        indexes = [models.Index(fields=["state", "next_attempt_at"], name="outbox_due")]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"], name="outbox_due"),
+            models.Index(fields=["thread", "to"], name="outbox_thread"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.key} v{self.version} to {self.to}"

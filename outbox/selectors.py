@@ -39,7 +39,8 @@ def outbox_progress(
     40, 3 failed: <reason>"). Kinds in the order of `labels` (their names for people),
     the others after. Two queries."""
     labels = dict(labels or {})
-    emails = emails.order_by()
+    # A message a newer one replaced before it went is neither sent nor to be sent.
+    emails = emails.order_by().exclude(state=EmailState.SUPERSEDED)
     counts: dict[str, dict[str, int]] = {}
     for row in emails.values("kind", "state").annotate(n=Count("pk")):
         counts.setdefault(row["kind"], {})[row["state"]] = row["n"]

@@ -59,11 +59,15 @@ def email_enqueue(
     alternatives: Iterable[dict] = (),
     attachments: Iterable[dict] = (),
     from_email: str = "",
+    thread: str = "",
     cleared_when_sent: bool = False,
 ) -> Email:
     """Queue one message to one address, once: asking again for the same (kind, key,
     version, to) returns the row already queued (or sent) and changes nothing.
     `attachments`: files sent with it, each {filename, content (text), mimetype}.
+    `thread`: only the newest message of a thread to an address counts; queuing this one
+    replaces the thread's messages to `to` not sent yet (queued or failed: they are
+    superseded, never sent). One being sent at this moment still goes, before this one.
     `cleared_when_sent`: the message carries a one-time link; its text, HTML and parts are
     emptied once it is sent (the row stays, as the record that it went).
 
@@ -95,6 +99,7 @@ def email_enqueue(
                     }
                     for a in attachments
                 ],
+                thread=thread,
                 cleared_when_sent=cleared_when_sent,
                 message_id=_message_id(),
                 state=EmailState.QUEUED,
@@ -104,6 +109,10 @@ def email_enqueue(
     except IntegrityError:
         # Another transaction queued the same message meanwhile.
         return Email.objects.get(**lookup)
+    if thread:
+        Email.objects.filter(
+            thread=thread, to=to, state__in=[EmailState.QUEUED, EmailState.FAILED]
+        ).exclude(pk=email.pk).update(state=EmailState.SUPERSEDED, lease_until=None, last_error="")
     transaction.on_commit(_wake)
     return email
 
@@ -183,6 +192,26 @@ def _record(email: Email, **fields) -> bool:
     )
 
 
+def _superseded(email: Email) -> bool:
+    return bool(email.thread) and (
+        Email.objects.filter(thread=email.thread, to=email.to, pk__gt=email.pk).exists()
+    )
+
+
+def _lease_renew(email: Email, now: datetime | None) -> bool:
+    """Just before sending: the lease runs from now again, if this worker still holds it.
+    A batch's lease is counted from its claim; renewing it per message means only a worker
+    stuck in one send longer than a lease (`EMAIL_TIMEOUT` keeps a send shorter) can lose
+    a row it is sending."""
+    lease_until = (now or timezone.now()) + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
+    held = Email.objects.filter(
+        pk=email.pk, state=EmailState.SENDING, lease_until=email.lease_until
+    ).update(lease_until=lease_until)
+    if held:
+        email.lease_until = lease_until
+    return bool(held)
+
+
 def outbox_send_due(*, now: datetime | None = None, limit: int = 100) -> int:
     """Send every message due at `now` with the configured email backend, recording each
     outcome in its own transaction. Returns how many were sent. Must not run inside a
@@ -195,17 +224,26 @@ def outbox_send_due(*, now: datetime | None = None, limit: int = 100) -> int:
             return sent
         mail_connection = get_connection()
         for email in rows:
+            if not _lease_renew(email, now):
+                continue  # taken back meanwhile (this worker was too slow): not ours now
             try:
                 _message(email, mail_connection).send()
-            except (smtplib.SMTPException, OSError) as exc:
+            except Exception as exc:  # recorded on the row; the others go on
                 failed = email.attempts >= settings.OUTBOX_MAX_ATTEMPTS
+                if _superseded(email):
+                    state = EmailState.SUPERSEDED  # a newer one was queued while it went
+                else:
+                    state = EmailState.FAILED if failed else EmailState.QUEUED
                 _record(
                     email,
-                    state=EmailState.FAILED if failed else EmailState.QUEUED,
+                    state=state,
                     last_error=f"{type(exc).__name__}: {exc}"[:2000],
                     next_attempt_at=moment + _backoff(email.attempts),
                 )
-                logger.warning("could not send email %s (%s): %s", email.pk, email.kind, exc)
+                if isinstance(exc, smtplib.SMTPException | OSError):
+                    logger.warning("could not send email %s (%s): %s", email.pk, email.kind, exc)
+                else:  # not the server's doing: a message that cannot be built, say
+                    logger.exception("could not send email %s (%s)", email.pk, email.kind)
                 # The server may have dropped us: the next message opens a new connection.
                 mail_connection.close()
             else:

@@ -213,6 +213,8 @@ def _email_settings(url: str) -> dict:
 
 
 vars().update(_email_settings(env.str("EMAIL_URL", default="consolemail://")))
+# Seconds an SMTP connection may block: a send must end well inside the outbox's lease.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Communities <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # The address people reach the site at, for links in emails.

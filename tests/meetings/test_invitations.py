@@ -347,6 +347,40 @@ def test_refused_recipients_are_retried_until_each_has_one_message_of_each_kind(
     ]
 
 
+def test_a_cancellation_replaces_an_invitation_still_waiting_so_it_never_comes_back(
+    world, smtp_server
+):
+    _community, manager, members, meeting = world
+    late, failed = members[0], members[1]
+    smtp_server.refused = {late.email, failed.email}
+    services.invitations_send(actor=manager, meeting=meeting, now=NOW)
+    outbox_send_due()  # refused: waiting for its retry
+    Email.objects.filter(to=failed.email).update(state=EmailState.FAILED, last_error="550")
+
+    services.meeting_cancel(actor=manager, meeting=meeting, now=NOW)
+    smtp_server.refused = set()
+    _send_all()
+    # A manager's retry finds nothing: the failed invitation was replaced too.
+    assert services.meeting_emails_retry(actor=manager, meeting=meeting) == 0
+    _send_all()
+
+    received = _by_recipient(smtp_server)
+    for user in (late, failed):
+        methods = [str(_calendar_of(m)[1]["METHOD"]) for m in received[user.email]]
+        assert methods == ["CANCEL"], user.email
+    for user in (manager, members[2]):
+        methods = [str(_calendar_of(m)[1]["METHOD"]) for m in received[user.email]]
+        assert methods == ["REQUEST", "CANCEL"], user.email
+    replaced = Email.objects.filter(state=EmailState.SUPERSEDED)
+    assert sorted(replaced.values_list("to", flat=True)) == sorted([late.email, failed.email])
+    # The progress counts what was sent and what is still to send, not what was replaced.
+    progress = selectors.meeting_mail_progress(meeting=meeting)
+    assert [(row.kind, row.total, row.sent) for row in progress] == [
+        (MailKind.INVITATION, 2, 2),
+        (MailKind.CANCELLATION, 4, 4),
+    ]
+
+
 def test_a_refusal_shows_as_waiting_until_the_outbox_gives_up(world, smtp_server):
     _community, manager, members, meeting = world
     smtp_server.refused = {members[0].email, members[1].email}

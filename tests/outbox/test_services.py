@@ -5,6 +5,7 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
+from outbox import services
 from outbox.enums import EmailState
 from outbox.models import Email
 from outbox.services import email_enqueue, outbox_claim, outbox_retry, outbox_send_due
@@ -175,6 +176,84 @@ def test_outbox_an_ordinary_message_keeps_its_text_once_sent(smtp_inbox):
     assert outbox_send_due() == 1
 
     assert _reload(email).body == "Hello there.\n"
+
+
+def test_outbox_a_newer_message_of_a_thread_replaces_those_not_sent_yet(smtp_inbox):
+    sent = _enqueue(key="thing:0", thread="t:1")
+    assert outbox_send_due() == 1
+    queued = _enqueue(key="thing:1", thread="t:1")
+    failed = _enqueue(key="thing:2", thread="t:1")
+    Email.objects.filter(pk=failed.pk).update(state=EmailState.FAILED)
+    elsewhere = _enqueue(key="thing:3", thread="t:1", to="other@example.org")
+    other_thread = _enqueue(key="thing:4", thread="t:2")
+
+    newest = _enqueue(key="thing:5", thread="t:1")
+
+    states = dict(Email.objects.values_list("key", "state"))
+    assert states == {
+        "thing:0": EmailState.SENT,
+        "thing:1": EmailState.SUPERSEDED,
+        "thing:2": EmailState.SUPERSEDED,
+        "thing:3": EmailState.QUEUED,
+        "thing:4": EmailState.QUEUED,
+        "thing:5": EmailState.QUEUED,
+    }
+    assert outbox_retry(emails=[failed.pk]) == 0
+    assert outbox_send_due() == 3
+    assert sorted(m["Message-ID"] for m in smtp_inbox.messages) == sorted(
+        e.message_id for e in (sent, elsewhere, other_thread, newest)
+    )
+    assert _reload(queued).state == EmailState.SUPERSEDED
+
+
+def test_outbox_a_message_refused_while_a_newer_one_was_queued_is_not_retried(smtp_inbox):
+    older = _enqueue(key="thing:1", thread="t:1")
+    [claimed] = outbox_claim(now=timezone.now())
+    # Queued while the older one is out with a worker: the older one still goes.
+    newer = _enqueue(key="thing:2", thread="t:1")
+    assert _reload(older).state == EmailState.SENDING
+    # Its lease runs out and the next worker's server refuses it.
+    Email.objects.filter(pk=claimed.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    smtp_inbox.refused = {"person@example.org"}
+
+    assert outbox_send_due() == 0
+
+    assert _reload(older).state == EmailState.SUPERSEDED
+    assert _reload(newer).state == EmailState.QUEUED
+    smtp_inbox.refused = set()
+    assert outbox_send_due(now=timezone.now() + timedelta(hours=2)) == 1
+    assert [m["Message-ID"] for m in smtp_inbox.messages] == [newer.message_id]
+
+
+def test_outbox_a_message_that_cannot_be_built_fails_alone(smtp_inbox, settings):
+    settings.OUTBOX_MAX_ATTEMPTS = 1
+    before = _enqueue(key="thing:1")
+    broken = _enqueue(key="thing:2", subject="Hello\nBcc: everyone@example.org")
+    after = _enqueue(key="thing:3")
+
+    assert outbox_send_due() == 2
+
+    assert _reload(before).state == _reload(after).state == EmailState.SENT
+    fresh = _reload(broken)
+    assert fresh.state == EmailState.FAILED
+    assert fresh.last_error.startswith("BadHeaderError:")
+    assert len(smtp_inbox.messages) == 2
+
+
+def test_outbox_a_worker_whose_lease_was_taken_back_does_not_send_the_rest(settings):
+    """One lease covers a worker's batch; before each message the worker renews it, and
+    if another worker took the row back meanwhile (this one was stuck past the lease), it
+    leaves the row to that worker instead of sending a second copy."""
+    settings.OUTBOX_LEASE_SECONDS = 60
+    _enqueue(key="thing:1")
+    now = timezone.now()
+    [slow] = outbox_claim(now=now)
+    [fast] = outbox_claim(now=now + timedelta(seconds=61))
+    assert fast.pk == slow.pk
+
+    assert services._lease_renew(slow, now + timedelta(seconds=62)) is False
+    assert services._lease_renew(fast, now + timedelta(seconds=62)) is True
+    assert _reload(fast).lease_until == now + timedelta(seconds=122)
 
 
 def test_outbox_send_due_refused_recipient_backs_off_then_succeeds(smtp_inbox, settings):
