@@ -60,6 +60,19 @@ def smtp_server(settings):
 
 
 @pytest.fixture
+def stalling_smtp(settings):
+    """The same server, stalling on its 20th message until its `release` is set, then
+    refusing it (451): a worker killed meanwhile left it half sent (tests.mail.Stalling)."""
+    from tests.mail import Stalling, smtp_serving
+
+    with smtp_serving(settings, Stalling(at=20)) as inbox:
+        try:
+            yield inbox
+        finally:
+            inbox.release.set()
+
+
+@pytest.fixture
 def redis_url():
     services.need(services.redis_available(), f"Redis at {services.redis_url()}")
     return services.redis_url()

@@ -1,6 +1,8 @@
 """A real SMTP server (aiosmtpd) on a free loopback port for the tests that send email."""
 
+import asyncio
 import contextlib
+import threading
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message
@@ -25,6 +27,27 @@ class Inbox(Message):
 
     def handle_message(self, message):
         self.messages.append(message)
+
+
+class Stalling(Inbox):
+    """Takes messages until the `at`-th, which it holds until told (the worker is killed
+    meanwhile) and then refuses, as a server does whose client went away mid-message."""
+
+    def __init__(self, at: int):
+        super().__init__()
+        self.at = at
+        self.seen = 0
+        self.stalled = threading.Event()
+        self.release = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):
+        self.seen += 1
+        if self.seen == self.at:
+            self.stalled.set()
+            while not self.release.is_set():
+                await asyncio.sleep(0.01)
+            return "451 4.3.0 Try again later"
+        return await super().handle_DATA(server, session, envelope)
 
 
 @contextlib.contextmanager

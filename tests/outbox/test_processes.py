@@ -1,14 +1,12 @@
 """A worker process killed half-way through the outbox, then the sweep: each recipient ends
 with exactly one message."""
 
-import asyncio
 import collections
 import contextlib
 import os
 import signal
 import subprocess
 import sys
-import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,39 +18,7 @@ from outbox.models import Email
 from outbox.services import email_enqueue, outbox_send_due
 from tests.conftest import database_url_for_tests
 
-from .conftest import Inbox, smtp_serving
-
 ROOT = Path(__file__).resolve().parent.parent.parent
-
-
-class Stalling(Inbox):
-    """Takes messages until the `at`-th, which it holds until told (the worker is killed
-    meanwhile) and then refuses, as a server does whose client went away mid-message."""
-
-    def __init__(self, at: int):
-        super().__init__()
-        self.at = at
-        self.seen = 0
-        self.stalled = threading.Event()
-        self.release = threading.Event()
-
-    async def handle_DATA(self, server, session, envelope):
-        self.seen += 1
-        if self.seen == self.at:
-            self.stalled.set()
-            while not self.release.is_set():
-                await asyncio.sleep(0.01)
-            return "451 4.3.0 Try again later"
-        return await super().handle_DATA(server, session, envelope)
-
-
-@pytest.fixture
-def stalling_smtp(settings):
-    with smtp_serving(settings, Stalling(at=20)) as inbox:
-        try:
-            yield inbox
-        finally:
-            inbox.release.set()
 
 
 @contextlib.contextmanager
