@@ -4,6 +4,7 @@ The outbox row is the truth; the background task only calls `outbox_send_due()`,
 periodic `outbox_send` command catches up on due retries and expired leases.
 """
 
+import contextlib
 import logging
 import smtplib
 from collections.abc import Callable, Iterable
@@ -113,6 +114,7 @@ def email_enqueue(
         Email.objects.filter(
             thread=thread, to=to, state__in=[EmailState.QUEUED, EmailState.FAILED]
         ).exclude(pk=email.pk).update(state=EmailState.SUPERSEDED, lease_until=None, last_error="")
+    # Each message asks; the first job to run sends them all, the others find nothing due.
     transaction.on_commit(_wake)
     return email
 
@@ -223,6 +225,10 @@ def outbox_send_due(*, now: datetime | None = None, limit: int = 100) -> int:
         if not rows:
             return sent
         mail_connection = get_connection()
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            # One connection for the batch; if the server cannot be reached, each message
+            # tries again and records why.
+            mail_connection.open()
         for email in rows:
             if not _lease_renew(email, now):
                 continue  # taken back meanwhile (this worker was too slow): not ours now

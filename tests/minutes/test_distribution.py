@@ -28,10 +28,10 @@ from outbox.models import Email
 from outbox.services import outbox_send_due
 from rooms.enums import MessageKind
 from rooms.models import Message
-from tests.mail import smtp_serving
+from tests.mail import Stalling, smtp_serving
 from tests.meetings.helpers import NOW, member_add
 from tests.minutes.helpers import meeting_end, minutes_state, run_until_end, sections, world
-from tests.outbox.test_processes import Stalling, outbox_worker
+from tests.outbox.test_processes import outbox_worker
 
 RECORDING = "https://video.example.org/recordings/feb"
 HOSTILE = (

@@ -45,6 +45,7 @@ from hypothesis import strategies as st
 
 from chatserver.asgi import application
 from communities.enums import Role
+from live.frames import INT_MAX
 from rooms.models import Message, Report
 from rooms.services import room_get_or_create_for_community
 from tests.factories import CommunityFactory, MembershipFactory, MessageFactory, UserFactory
@@ -56,7 +57,7 @@ FUZZ_TIMEOUT = pytest.mark.timeout(600)
 
 QUIET = 0.2  # seconds of silence that end an answer
 ANSWER_WITHIN = 2.0  # seconds for the first frame of an answer to come (a loaded machine)
-BIGINT = 2**63 - 1  # past this, a seq or history bound names no message at all
+BIGINT = 2**63 - 1  # what a database bigint holds; the protocol refuses past INT_MAX (2**53 - 1)
 
 # Not text: lone surrogates, C0 controls but tab, LF and CR, DEL, C1 controls (some of them
 # whitespace to str.strip()).
@@ -311,7 +312,7 @@ def bad_field_frames(draw) -> Probe:
         frame.pop(name, None)
     else:
         frame[name] = value
-    if any(isinstance(value, int) and value > BIGINT for value in frame.values()):
+    if any(isinstance(value, int) and value > INT_MAX for value in frame.values()):
         code = None  # that number may be what is refused first
     request_id = draw(st.one_of(st.just(ABSENT), valid_request_ids, invalid_request_ids))
     if request_id is not ABSENT:
@@ -343,7 +344,7 @@ def not_text_frames(draw) -> Probe:
         frame[name], code = draw(tainted(base)), "invalid_text"
     if draw(st.booleans()):
         frame["request_id"] = draw(valid_request_ids)
-    if any(isinstance(value, int) and value > BIGINT for value in frame.values()):
+    if any(isinstance(value, int) and value > INT_MAX for value in frame.values()):
         code = None  # that number may be what is refused first
     fault = f"{name} {'has nothing visible' if code == 'empty_body' else 'is not text'}"
     return Probe.of(
@@ -575,7 +576,7 @@ def _expected_well_formed(frame: dict, state: State, room: Room, user_id: int) -
         return Expected("message.new", {"client_id": client_id}, grows=grows)
     if kind == "history.fetch":
         bounds = [frame.get("before", 0), frame.get("after", 0)]
-        return Expected("history", either=max(bounds) > BIGINT)
+        return Expected("history", either=max(bounds) > INT_MAX)
     if kind == "ping":
         return Expected("pong")
     if kind == "typing":
