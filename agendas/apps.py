@@ -1,4 +1,6 @@
 from django.apps import AppConfig
+from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -22,6 +24,39 @@ def meetings_beat(connections: dict[str, tuple[str, int]]) -> dict:
     }
 
 
+def invitation_agenda_text(*, meeting, reader) -> str:
+    """The published agenda in the meeting's invitation, in `reader`'s language and zone
+    (active when meetings calls it): each item at its planned start, with its length, and
+    the focus presentation's topic and presenter under its item."""
+    from meetings.templatetags.meeting_tags import zone_place
+
+    from . import selectors
+    from .enums import ItemKind
+
+    found = selectors.invitation_agenda(meeting=meeting)
+    if found is None:
+        return ""
+    agenda = found.agenda
+    focus = []
+    if agenda.focus_topic:
+        focus.append(gettext("Topic: %(topic)s") % {"topic": agenda.focus_topic})
+    if agenda.presenter is not None:
+        focus.append(gettext("Presented by %(name)s") % {"name": agenda.presenter.display_name})
+    elif agenda.presenter_name:
+        focus.append(gettext("Presented by %(name)s (guest)") % {"name": agenda.presenter_name})
+    lines = [gettext("Agenda (%(place)s time):") % {"place": zone_place(reader.timezone)}]
+    for row in found.timeline.rows:
+        length = ngettext("%(minutes)s min", "%(minutes)s min", row.minutes) % {
+            "minutes": row.minutes
+        }
+        start = timezone.localtime(row.starts_at).strftime("%H:%M")
+        lines.append(f"{start}  {row.item.title} ({length})")
+        if row.item.kind == ItemKind.FOCUS:
+            lines += [f"{'':7}{line}" for line in focus]
+            focus = []
+    return "\n".join(lines + focus)
+
+
 class AgendasConfig(AppConfig):
     name = "agendas"
     verbose_name = _("Agendas")
@@ -34,8 +69,10 @@ class AgendasConfig(AppConfig):
         )
         from meetings.hooks import (
             HandoverSection,
+            InvitationSection,
             MeetingLink,
             handover_section_register,
+            invitation_section_register,
             meeting_link_register,
         )
 
@@ -63,6 +100,14 @@ class AgendasConfig(AppConfig):
                 title=_("Topics for future meetings"),
                 template="agendas/handover_topics.html",
                 context=selectors.handover_topics,
+            )
+        )
+
+        invitation_section_register(
+            InvitationSection(
+                key="agenda",
+                text=invitation_agenda_text,
+                prefetch=selectors.invitation_meetings,
             )
         )
 

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import models
-from django.db.models import QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
@@ -264,6 +265,62 @@ def handover_timeline(*, meeting: Meeting, user: User) -> dict:
         template = template_of(community=meeting.community)
         timeline = template_timeline(template=template, meeting=meeting) if template else None
     return {"agenda": agenda, "agenda_timeline": timeline}
+
+
+# A meeting's invitation: its section ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InvitationAgenda:
+    agenda: Agenda
+    timeline: Timeline
+
+
+def invitation_meetings(meetings: QuerySet[Meeting]) -> QuerySet[Meeting]:
+    """`meetings` with what `invitation_agenda` reads joined: their agenda and its
+    presenter, the community's template (its turn length) and its members now (the
+    roundtable's turns); the agendas' items in one more query, when there are agendas."""
+    members = (
+        Membership.objects.filter(
+            community=OuterRef("community_id"),
+            status=MembershipStatus.ACTIVE,
+            user__is_active=True,
+            joined_at__lte=timezone.now(),
+        )
+        .order_by()
+        .values("community")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return (
+        meetings.select_related("agenda__presenter", "community__agenda_template")
+        .prefetch_related("agenda__items")
+        .annotate(agenda_members=Coalesce(Subquery(members), 0))
+    )
+
+
+def invitation_agenda(*, meeting: Meeting, now: datetime | None = None) -> InvitationAgenda | None:
+    """The meeting's agenda and its planned timeline as its invitation shows them; None
+    unless the agenda is published. Reads what `invitation_meetings` joined when it did
+    (a feed), else a few queries (an email, a download)."""
+    agenda = getattr(meeting, "agenda", None)  # None: no agenda (the reverse one-to-one)
+    if agenda is None or agenda.published_at is None:
+        return None
+    community = meeting.community
+    items = list(agenda.items.all())  # in order: the items' Meta.ordering
+    members = getattr(meeting, "agenda_members", None)
+    if members is None:
+        per_member = any(item.per_member for item in items)
+        members = member_count(community=community, now=now) if per_member else 0
+    template = getattr(community, "agenda_template", None)
+    timeline = timeline_plan(
+        items=items,
+        starts_at=meeting.starts_at,
+        duration_minutes=meeting.duration_minutes,
+        members=members,
+        turn_seconds=template.turn_seconds if template is not None else 60,
+    )
+    return InvitationAgenda(agenda=agenda, timeline=timeline)
 
 
 # The live run ----------------------------------------------------------------------------

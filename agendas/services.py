@@ -570,8 +570,9 @@ def agenda_item_remove(
 
 @transaction.atomic
 def agenda_publish(*, actor: User, agenda: Agenda, now: datetime | None = None) -> Agenda:
-    """Publish the agenda: from now on each change to it is one members must see.
-    Publishing itself changes nothing in their calendars, so it sends nothing."""
+    """Publish the agenda: from now on each change to it is one members must see, and
+    their invitations, feeds and downloads show it. Publishing itself sends nothing and
+    raises no SEQUENCE: invitations sent before show it from the next update."""
     now = now or timezone.now()
     agenda = _agenda_locked(actor, agenda, now)
     if agenda.published_at is not None:

@@ -15,8 +15,15 @@ def invitation_message(*, meeting: Meeting, user: User, kind: str, now) -> dict:
     """`user`'s invitation, update or cancellation for `meeting` as it is now: subject,
     text, HTML and the calendar (`text/calendar; method=...`, equal to its METHOD)."""
     method = ical.CANCEL if kind == MailKind.CANCELLATION else ical.REQUEST
+    # A cancellation (also of a meeting that goes on, to a member who left) says no more
+    # than which meeting goes.
+    sections = (
+        selectors.invitation_sections(meeting=meeting, reader=user)
+        if method == ical.REQUEST
+        else []
+    )
     calendar = ical.invitation_calendar(
-        selectors.calendar_event(meeting=meeting, reader=user, stamp=now),
+        selectors.calendar_event(meeting=meeting, reader=user, stamp=now, sections=sections),
         host=selectors.calendar_host(),
         attendee=ical.Person(user.email, user.display_name),
         method=method,
@@ -29,6 +36,7 @@ def invitation_message(*, meeting: Meeting, user: User, kind: str, now) -> dict:
         # A cancellation of a meeting that goes on: this member left the community.
         "withdrawn": method == ical.CANCEL and not meeting.is_cancelled,
         "url": selectors.meeting_url(meeting),
+        "sections": sections,
         "answer_links": (
             selectors.answer_links(meeting=meeting, user=user) if method == ical.REQUEST else {}
         ),

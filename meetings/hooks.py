@@ -5,11 +5,14 @@ and meetings never imports them — the same pattern as `communities/hooks.py`.
   items).
 - Links on a meeting's page, under "Joining", for its community's members (agendas: the
   agenda, the live page).
+- Sections of what a meeting's invitation says, in its emails and its calendar entry
+  (agendas: the published agenda).
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.db.models import QuerySet
 from django.utils.functional import Promise
 
 
@@ -41,3 +44,29 @@ meeting_links: list[MeetingLink] = []
 def meeting_link_register(link: MeetingLink) -> None:
     if link not in meeting_links:
         meeting_links.append(link)
+
+
+@dataclass(frozen=True)
+class InvitationSection:
+    """A section of what a meeting's invitation says: in its email (text and HTML) and in
+    its calendar entry's DESCRIPTION, so updates, feeds and downloads carry it too.
+
+    `text(meeting=..., reader=...)` returns plain text (lines separated by newlines) in
+    the reader's language and zone — it is called inside `translation.override` and
+    `timezone.override` for them — or "" for nothing. A cancellation carries no section.
+
+    `prefetch(meetings)`, if given, returns the queryset of meetings with what `text`
+    reads joined or prefetched: a feed renders many meetings, and must cost no query per
+    meeting."""
+
+    key: str
+    text: Callable[..., str]
+    prefetch: Callable[[QuerySet], QuerySet] | None = None
+
+
+invitation_sections: list[InvitationSection] = []
+
+
+def invitation_section_register(section: InvitationSection) -> None:
+    if all(existing.key != section.key for existing in invitation_sections):
+        invitation_sections.append(section)

@@ -24,6 +24,7 @@ from outbox.selectors import MailProgress, outbox_progress
 from . import ical
 from .enums import AttendanceStatus, MailKind, MeetingStatus, Response, SwapStatus
 from .hooks import handover_sections, meeting_links
+from .hooks import invitation_sections as invitation_section_hooks
 from .models import (
     Answer,
     Attendance,
@@ -478,11 +479,42 @@ def meeting_url(meeting: Meeting) -> str:
     return f"{settings.SITE_URL}{path}"
 
 
-def calendar_event(*, meeting: Meeting, reader: User, stamp: datetime | None = None):
+def invitation_sections(*, meeting: Meeting, reader: User) -> list[str]:
+    """What the apps above add to `meeting`'s invitation for `reader` (its email and its
+    calendar entry), each a plain text in their language and zone. Nothing for a
+    cancelled meeting: its cancellation only says which meeting goes."""
+    if meeting.is_cancelled:
+        return []
+    with translation.override(reader.language), timezone.override(reader.timezone):
+        texts = [
+            section.text(meeting=meeting, reader=reader).strip()
+            for section in invitation_section_hooks
+        ]
+    return [text for text in texts if text]
+
+
+def invitation_sections_prefetch(meetings: QuerySet[Meeting]) -> QuerySet[Meeting]:
+    """`meetings` with what the invitation sections read joined or prefetched."""
+    for section in invitation_section_hooks:
+        if section.prefetch is not None:
+            meetings = section.prefetch(meetings)
+    return meetings
+
+
+def calendar_event(
+    *,
+    meeting: Meeting,
+    reader: User,
+    stamp: datetime | None = None,
+    sections: list[str] | None = None,
+):
     """What a calendar says about `meeting` to `reader` (its description in their
-    language). `stamp`: when the message is made; by default the meeting's last change,
-    so a feed or a download says the same bytes until the meeting changes."""
+    language, with the apps' `invitation_sections`, or `sections` when the caller has
+    them already). `stamp`: when the message is made; by default the meeting's last
+    change, so a feed or a download says the same bytes until the meeting changes."""
     community = meeting.community
+    if sections is None:
+        sections = invitation_sections(meeting=meeting, reader=reader)
     with translation.override(reader.language):
         description = render_to_string(
             "meetings/calendar/description.txt",
@@ -500,7 +532,7 @@ def calendar_event(*, meeting: Meeting, reader: User, stamp: datetime | None = N
         organizer=community_organizer(community=community),
         video_url=meeting.video_url,
         url=meeting_url(meeting),
-        description=description,
+        description="\n\n".join([description, *sections]),
     )
 
 
@@ -554,18 +586,20 @@ def feed_meetings(*, feed: CalendarFeed, now: datetime | None = None) -> list[Me
     """The feed's meetings that ended at most 90 days ago or are still to come, cancelled
     ones included (calendars show them as cancelled, and drop them from their own copy
     only when told): its community's, or, without one, those of every community its member
-    is an active member of. One query whatever the number of meetings."""
+    is an active member of. One query whatever the number of meetings, with what the
+    invitation sections read (the apps' prefetches may add a fixed few)."""
     now = now or timezone.now()
     communities = Membership.objects.filter(user=feed.user_id, status=MembershipStatus.ACTIVE)
     if feed.community_id is not None:
         communities = communities.filter(community=feed.community_id)
-    return list(
+    meetings = (
         Meeting.objects.filter(
             community__in=communities.values("community"), ends_at__gte=now - FEED_PAST
         )
         .select_related("community", "chair")
         .order_by("starts_at", "id")
     )
+    return list(invitation_sections_prefetch(meetings))
 
 
 def feed_name(*, feed: CalendarFeed) -> str:
@@ -578,7 +612,8 @@ def feed_name(*, feed: CalendarFeed) -> str:
 
 def feed_ics(*, feed: CalendarFeed, now: datetime | None = None) -> bytes:
     """The feed as iCalendar bytes: the same bytes until one of its meetings changes (or
-    the member's language does), so its hash is a fair ETag."""
+    the member's language or zone does, or what an app's invitation section says: a
+    published agenda's roundtable lasts one turn per member), so its hash is a fair ETag."""
     host = calendar_host()
     events = [
         calendar_event(meeting=meeting, reader=feed.user)
