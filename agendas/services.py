@@ -570,15 +570,16 @@ def agenda_item_remove(
 
 @transaction.atomic
 def agenda_publish(*, actor: User, agenda: Agenda, now: datetime | None = None) -> Agenda:
-    """Publish the agenda: from now on each change to it is one members must see, and
-    their invitations, feeds and downloads show it. Publishing itself sends nothing and
-    raises no SEQUENCE: invitations sent before show it from the next update."""
+    """Publish the agenda: their invitations, feeds and downloads show it from now on,
+    so publishing is itself a change members must see (a new SEQUENCE; members who hold
+    the invitation get an update carrying the agenda), and so is each change after."""
     now = now or timezone.now()
     agenda = _agenda_locked(actor, agenda, now)
     if agenda.published_at is not None:
         raise AgendaError(_("This agenda is published already."), code="published")
     agenda.published_at = agenda.updated_at = now
     agenda.save(update_fields=["published_at", "updated_at"])
+    agenda.meeting = meeting_changed_visibly(meeting=agenda.meeting, now=now)
     return agenda
 
 

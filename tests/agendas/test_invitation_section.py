@@ -165,6 +165,29 @@ def test_editing_the_published_agenda_sends_one_update_with_the_new_agenda(smtp_
     assert Meeting.objects.get(pk=meeting.pk).sequence == int(event["SEQUENCE"])
 
 
+def test_publishing_after_the_invitations_sends_each_member_the_agenda(smtp_server):
+    _community, manager, users, meeting, agenda = _zoned_world()
+    meeting_services.invitations_send(actor=manager, meeting=meeting, now=NOW)
+    _send_all()
+    invited = _received(smtp_server)
+    smtp_server.messages.clear()
+
+    services.agenda_publish(actor=manager, agenda=agenda, now=NOW)
+    _send_all()
+
+    updates = _received(smtp_server)
+    assert sorted(updates) == sorted(invited)
+    st_johns = users[0]
+    (update,) = updates[st_johns.email]
+    text, _html, event, description = _parts(update)
+    (_text, _html, before, before_description) = _parts(invited[st_johns.email][0])
+    assert "16:30  New members introduction (5 min)" not in before_description
+    for shown in (text, description):
+        assert "16:30  New members introduction (5 min)" in shown
+    assert int(event["SEQUENCE"]) == int(before["SEQUENCE"]) + 1
+    assert str(event["UID"]) == str(before["UID"])
+
+
 def test_an_unpublished_agenda_adds_nothing(smtp_server):
     _community, manager, (st_johns, *_others), meeting, _agenda = _zoned_world()
 

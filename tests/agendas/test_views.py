@@ -386,10 +386,11 @@ def test_publish_then_a_change_raises_the_sequence(client):
     assert Agenda.objects.get(meeting=meetings[0]).published_at is not None
     page = _page(client.get(_agenda_url(meetings[0])))
     assert "Published" in page and "Publish the agenda" not in page
+    assert Meeting.objects.get(pk=meetings[0].pk).sequence == sequence + 1
     client.post(
         _agenda_url(meetings[0], "item_add"), {"new-title": "Clinic tour", "new-minutes": "7"}
     )
-    assert Meeting.objects.get(pk=meetings[0].pk).sequence == sequence + 1
+    assert Meeting.objects.get(pk=meetings[0].pk).sequence == sequence + 2
     response = client.post(_agenda_url(meetings[0], "publish"), follow=True)
     assert "This agenda is published already." in _page(response)
 
