@@ -169,6 +169,10 @@ def _save(meeting: Meeting, before: dict, now: datetime) -> set[str]:
     meeting.save()
     if meeting.pk and changed & VISIBLE_FIELDS and meeting.invitations_sent_at is not None:
         _invitations_follow(meeting, now)
+        if before.get("status") == MeetingStatus.CANCELLED and not meeting.is_cancelled:
+            # Given back: its cancellation took it out of every holder's calendar (they are
+            # all withdrawn now), so every member is invited afresh, newcomers included.
+            _invitations_all(meeting, now)
     return changed
 
 
@@ -1031,7 +1035,9 @@ def _invite(meeting: Meeting, user: User, held: Invitation | None, now: datetime
     already (every change members must see has sent them an update). True if queued."""
     if held is not None and not held.withdrawn:
         return False
-    if held is not None:  # invited back after their cancellation: a newer SEQUENCE
+    if held is not None and held.sequence >= meeting.sequence:
+        # Invited back after their cancellation: a calendar takes only a newer SEQUENCE.
+        # Raised once for all: the next withdrawn holder's cancellation is older already.
         _sequence_raise(meeting, now)
     _invitation_queue(meeting, user, kind=MailKind.INVITATION, now=now)
     return True

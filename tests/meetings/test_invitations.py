@@ -15,13 +15,21 @@ from communities.enums import JoinPolicy, MembershipStatus
 from communities.models import Membership
 from communities.services import CommunityActionError
 from meetings import selectors, services
-from meetings.enums import MailKind
+from meetings.enums import MailKind, MeetingStatus
 from meetings.models import Invitation, Meeting
 from outbox.enums import EmailState
 from outbox.models import Email
 from outbox.services import outbox_send_due
 from tests.factories import UserFactory
-from tests.meetings.helpers import NOW, community_with, db_state, meetings_of, series_make
+from tests.meetings.helpers import (
+    NOW,
+    SECOND_TUESDAY,
+    community_with,
+    db_state,
+    meetings_of,
+    member_add,
+    series_make,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -388,3 +396,52 @@ def test_the_confirmed_chair_gets_the_handover_by_email(world):
     assert "Handover" in email.html
     assert "New members to introduce" in email.html
     assert "https://cop.example.ca/c/" in email.html
+
+
+def _received_events(inbox) -> dict[str, list[tuple[str, int, str]]]:
+    """Per recipient, each message's calendar as (METHOD, SEQUENCE, UID), in arrival order."""
+    found: dict[str, list[tuple[str, int, str]]] = {}
+    for email, messages in _by_recipient(inbox).items():
+        for message in messages:
+            _part, calendar = _calendar_of(message)
+            (event,) = calendar.events
+            found.setdefault(email, []).append(
+                (str(calendar["METHOD"]), int(event["SEQUENCE"]), str(event["UID"]))
+            )
+    return found
+
+
+def test_a_cancelled_meeting_given_back_is_announced_again_to_every_member(world, smtp_server):
+    community, manager, members, meeting = world
+    services.invitations_send(actor=manager, meeting=meeting, now=NOW)
+    _send_all()
+    # A rule that drops the second Tuesdays cancels the meeting (the series', not a
+    # manager's own cancellation, so the series may give it back)...
+    services.series_update(
+        actor=manager, series=meeting.series, rrule="FREQ=MONTHLY;BYDAY=3TU", now=NOW
+    )
+    _send_all()
+    leaver = members[2]
+    Membership.objects.filter(community=community, user=leaver).update(status=MembershipStatus.LEFT)
+    newcomer = member_add(community, joined=NOW)
+
+    # ...and the rule changed back gives it again.
+    services.series_update(actor=manager, series=meeting.series, rrule=SECOND_TUESDAY, now=NOW)
+    _send_all()
+
+    meeting.refresh_from_db()
+    assert meeting.status == MeetingStatus.SCHEDULED
+    uid = f"meeting-{meeting.pk}@cop.example.ca"
+    received = _received_events(smtp_server)
+    for user in [manager, *members[:2]]:
+        events = received[user.email]
+        assert [method for method, _s, _u in events] == ["REQUEST", "CANCEL", "REQUEST"]
+        assert {u for _m, _s, u in events} == {uid}
+        sequences = [s for _m, s, _u in events]
+        assert sequences == sorted(sequences) and len(set(sequences)) == 3, user.email
+    assert received[newcomer.email] == [("REQUEST", meeting.sequence, uid)]
+    assert [method for method, _s, _u in received[leaver.email]] == ["REQUEST", "CANCEL"]
+    assert {(i.user_id, i.sequence, i.withdrawn) for i in meeting.invitations.all()} == {
+        *((u.pk, meeting.sequence, False) for u in [manager, *members[:2], newcomer]),
+        (leaver.pk, received[leaver.email][-1][1], True),
+    }
