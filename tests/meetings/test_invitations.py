@@ -1,7 +1,7 @@
 """Invitations, updates and cancellations: queued in the outbox per member, sent through a
 real SMTP server (aiosmtpd on loopback), and what arrives is what calendars need."""
 
-from datetime import timedelta
+from datetime import time, timedelta
 from email import message_from_bytes, policy
 
 import pytest
@@ -127,6 +127,63 @@ def test_invitations_update_and_cancel_reach_each_member_once_with_one_uid(world
         assert methods == ["REQUEST", "REQUEST", "CANCEL"]
         assert uids == {f"meeting-{meeting.pk}@cop.example.ca"}
         assert sequences == sorted(sequences) and len(set(sequences)) == 3
+
+
+def test_organizer_is_the_sites_sender_when_the_community_has_no_contact_address(
+    settings, smtp_server
+):
+    settings.SITE_URL = "https://cop.example.ca"
+    settings.DEFAULT_FROM_EMAIL = "Meetings desk <meetings@cop.example.ca>"
+    community, manager, members = community_with(2, contact_email="")
+    meeting = meetings_of(series_make(community, manager))[0]
+
+    services.invitations_send(actor=manager, meeting=meeting, now=NOW)
+    _send_all()
+
+    received = _parsed(smtp_server)
+    assert sorted(m["To"] for m in received) == sorted(u.email for u in [manager, *members])
+    for message in received:
+        _part, calendar = _calendar_of(message)
+        assert calendar["METHOD"] == "REQUEST"
+        (event,) = calendar.events
+        assert str(event["ORGANIZER"]) == "mailto:meetings@cop.example.ca"
+        assert event["ORGANIZER"].params["CN"] == community.name
+
+
+@pytest.mark.parametrize("change", ["start", "video_url"])
+def test_a_moved_start_or_a_new_video_link_is_emailed_as_one_update_each(
+    world, smtp_server, change
+):
+    _community, manager, members, meeting = world
+    services.invitations_send(actor=manager, meeting=meeting, now=NOW)
+    _send_all()
+    before = Meeting.objects.get(pk=meeting.pk)
+    arrived = len(smtp_server.messages)
+
+    if change == "start":
+        services.meeting_update(actor=manager, meeting=meeting, start_time=time(14, 30), now=NOW)
+    else:
+        services.meeting_update(
+            actor=manager, meeting=meeting, video_url="https://video.example.org/other", now=NOW
+        )
+    _send_all()
+
+    after = Meeting.objects.get(pk=meeting.pk)
+    if change == "start":
+        assert after.starts_at == before.starts_at + timedelta(hours=2, minutes=30)
+    else:
+        assert after.video_url == "https://video.example.org/other"
+    updates = _parsed(smtp_server)[arrived:]
+    assert sorted(m["To"] for m in updates) == sorted(u.email for u in [manager, *members])
+    for message in updates:
+        part, calendar = _calendar_of(message)
+        assert calendar["METHOD"] == "REQUEST" and part.get_param("method") == "REQUEST"
+        (event,) = calendar.events
+        assert str(event["UID"]) == f"meeting-{meeting.pk}@cop.example.ca"
+        assert int(event["SEQUENCE"]) == before.sequence + 1 == after.sequence
+        assert event["DTSTART"].dt == after.starts_at
+        assert event["LOCATION"] == after.video_url
+    assert Email.objects.filter(kind=MailKind.UPDATE).count() == len(updates)
 
 
 def test_invitation_says_the_time_in_the_members_zone_and_language(world, smtp_server):
