@@ -552,6 +552,7 @@ def test_reconcile_cancels_for_a_member_whose_leaving_was_missed_and_invites_the
 
     assert services.invitations_reconcile(now=NOW) == services.ReconcileResult(withdrawn=1)
     assert services.invitations_reconcile(now=NOW) == services.ReconcileResult()
+    _send_all()
     with django_capture_on_commit_callbacks(execute=False):
         community_services.membership_join(user=leaver, community=community)
     assert services.invitations_reconcile(now=NOW) == services.ReconcileResult(invited=1)
