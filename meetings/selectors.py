@@ -536,6 +536,16 @@ def calendar_event(
     )
 
 
+def meeting_invitees(*, meeting: Meeting) -> QuerySet[User]:
+    """Who should hold the meeting's invitation: its community's active members whose
+    account is active."""
+    return User.objects.filter(
+        is_active=True,
+        memberships__community=meeting.community_id,
+        memberships__status=MembershipStatus.ACTIVE,
+    )
+
+
 def invitations_held(*, meeting: Meeting) -> QuerySet[Invitation]:
     """The members who have this meeting in their calendar from our emails."""
     return Invitation.objects.filter(meeting=meeting, withdrawn=False).select_related("user")

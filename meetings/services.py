@@ -169,6 +169,10 @@ def _save(meeting: Meeting, before: dict, now: datetime) -> set[str]:
     meeting.save()
     if meeting.pk and changed & VISIBLE_FIELDS and meeting.invitations_sent_at is not None:
         _invitations_follow(meeting, now)
+        if before.get("status") == MeetingStatus.CANCELLED and not meeting.is_cancelled:
+            # Given back: its cancellation took it out of every holder's calendar (they are
+            # all withdrawn now), so every member is invited afresh, newcomers included.
+            _invitations_all(meeting, now)
     return changed
 
 
@@ -370,12 +374,17 @@ class MaintainResult:
     cancelled: int = 0
     chairs_confirmed: int = 0
     invitations_sent: int = 0
+    invitations_reconciled: int = 0
+    cancellations_reconciled: int = 0
+    reconcile_failed: int = 0
     failed: int = 0
 
 
 def meetings_maintain(*, now: datetime | None = None) -> MaintainResult:
-    """The periodic work: every series' meetings kept to the horizon, due chairs confirmed.
-    Safe to run any number of times; one series that fails does not stop the others."""
+    """The periodic work: every series' meetings kept to the horizon, due chairs confirmed,
+    due invitations queued, and each upcoming meeting's invitations reconciled with its
+    members (what the membership receivers missed). Safe to run any number of times; one
+    series or meeting that fails does not stop the others."""
     now = now or timezone.now()
     totals = {"series": 0, "created": 0, "updated": 0, "cancelled": 0, "failed": 0}
     for series in Series.objects.select_related("community"):
@@ -400,7 +409,15 @@ def meetings_maintain(*, now: datetime | None = None) -> MaintainResult:
         totals["cancelled"] += result.cancelled
     confirmed = chairs_confirm_due(now=now)
     invited = invitations_send_due(now=now)
-    return MaintainResult(**totals, chairs_confirmed=confirmed, invitations_sent=invited)
+    reconciled = invitations_reconcile(now=now)
+    return MaintainResult(
+        **totals,
+        chairs_confirmed=confirmed,
+        invitations_sent=invited,
+        invitations_reconciled=reconciled.invited,
+        cancellations_reconciled=reconciled.withdrawn,
+        reconcile_failed=reconciled.failed,
+    )
 
 
 # Meetings one by one -------------------------------------------------------------------
@@ -1034,7 +1051,9 @@ def _invite(meeting: Meeting, user: User, held: Invitation | None, now: datetime
     already (every change members must see has sent them an update). True if queued."""
     if held is not None and not held.withdrawn:
         return False
-    if held is not None:  # invited back after their cancellation: a newer SEQUENCE
+    if held is not None and held.sequence >= meeting.sequence:
+        # Invited back after their cancellation: a calendar takes only a newer SEQUENCE.
+        # Raised once for all: the next withdrawn holder's cancellation is older already.
         _sequence_raise(meeting, now)
     _invitation_queue(meeting, user, kind=MailKind.INVITATION, now=now)
     return True
@@ -1043,11 +1062,7 @@ def _invite(meeting: Meeting, user: User, held: Invitation | None, now: datetime
 def _invitations_all(meeting: Meeting, now: datetime) -> int:
     """Invite every active member who does not hold the meeting as it is now."""
     held = {i.user_id: i for i in Invitation.objects.filter(meeting=meeting)}
-    members = User.objects.filter(
-        is_active=True,
-        memberships__community=meeting.community_id,
-        memberships__status=MembershipStatus.ACTIVE,
-    ).order_by("pk")
+    members = selectors.meeting_invitees(meeting=meeting).order_by("pk")
     if meeting.invitations_sent_at is None:
         meeting.invitations_sent_at = now
         meeting.save(update_fields=["invitations_sent_at"])
@@ -1134,6 +1149,67 @@ def invitations_member_left(*, membership: Membership, now: datetime | None = No
         _invitation_queue(meeting, membership.user, kind=MailKind.CANCELLATION, now=now)
         sent += 1
     return sent
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    invited: int = 0
+    withdrawn: int = 0
+    failed: int = 0
+
+
+def invitations_reconcile(*, now: datetime | None = None) -> ReconcileResult:
+    """The periodic work's repair of what the membership receivers may have lost (they run
+    after the membership's commit, so a crash in between loses their messages): in every
+    upcoming scheduled meeting whose invitations went out, each active member who holds
+    no invitation, or its cancellation, is invited, and each holder who is no longer an
+    active member (or whose account is not active) gets the cancellation. Each meeting is
+    locked in its own transaction; one that fails is logged and the others go on. Safe to
+    repeat: a second run queues nothing."""
+    now = now or timezone.now()
+    invited = withdrawn = failed = 0
+    upcoming = Meeting.objects.filter(
+        status=MeetingStatus.SCHEDULED, invitations_sent_at__isnull=False, starts_at__gt=now
+    )
+    for meeting_id in list(upcoming.order_by("starts_at", "pk").values_list("pk", flat=True)):
+        try:
+            with transaction.atomic():
+                meeting = (
+                    Meeting.objects.select_for_update()
+                    .select_related("community")
+                    .get(pk=meeting_id)
+                )
+                if meeting.is_cancelled or meeting.has_started(now):
+                    continue  # cancelled or started since it was listed
+                meeting_invited, meeting_withdrawn = _invitations_reconcile(meeting, now)
+        except Exception:  # one meeting's failure (logged) must not stop the others
+            logger.exception("invitations of meeting %s could not be reconciled", meeting_id)
+            failed += 1
+            continue
+        invited += meeting_invited
+        withdrawn += meeting_withdrawn
+    return ReconcileResult(invited=invited, withdrawn=withdrawn, failed=failed)
+
+
+def _invitations_reconcile(meeting: Meeting, now: datetime) -> tuple[int, int]:
+    """Bring `meeting`'s (locked) holders in line with its members: (invited, withdrawn)."""
+    # Read under the meeting's lock: a receiver working on this meeting has committed or
+    # waits, so what it did is seen here and what is done here is seen by it.
+    held = {i.user_id: i for i in Invitation.objects.filter(meeting=meeting)}
+    members = set(selectors.meeting_invitees(meeting=meeting).values_list("pk", flat=True))
+    holding = {user_id for user_id, invitation in held.items() if not invitation.withdrawn}
+    gone, missing = holding - members, members - holding
+    if not gone and not missing:
+        return 0, 0
+    users = {user.pk: user for user in User.objects.filter(pk__in=gone | missing)}
+    if any(held[user_id].sequence >= meeting.sequence for user_id in gone):
+        # As invitations_member_left: a newer SEQUENCE than the one they hold, once for all.
+        _sequence_raise(meeting, now)
+    for user_id in sorted(gone):
+        _invitation_queue(meeting, users[user_id], kind=MailKind.CANCELLATION, now=now)
+    for user_id in sorted(missing):
+        _invite(meeting, users[user_id], held.get(user_id), now)
+    return len(missing), len(gone)
 
 
 @transaction.atomic

@@ -1,11 +1,13 @@
 """Invitations, updates and cancellations: queued in the outbox per member, sent through a
 real SMTP server (aiosmtpd on loopback), and what arrives is what calendars need."""
 
-from datetime import timedelta
+from datetime import time, timedelta
 from email import message_from_bytes, policy
 
 import pytest
 import vobject
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from ical.calendar_stream import IcsCalendarStream
 from icalendar import Calendar
@@ -14,14 +16,22 @@ from communities import services as community_services
 from communities.enums import JoinPolicy, MembershipStatus
 from communities.models import Membership
 from communities.services import CommunityActionError
-from meetings import selectors, services
-from meetings.enums import MailKind
+from meetings import emails, selectors, services
+from meetings.enums import MailKind, MeetingStatus
 from meetings.models import Invitation, Meeting
 from outbox.enums import EmailState
 from outbox.models import Email
 from outbox.services import outbox_send_due
 from tests.factories import UserFactory
-from tests.meetings.helpers import NOW, community_with, db_state, meetings_of, series_make
+from tests.meetings.helpers import (
+    NOW,
+    SECOND_TUESDAY,
+    community_with,
+    db_state,
+    meetings_of,
+    member_add,
+    series_make,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -117,6 +127,63 @@ def test_invitations_update_and_cancel_reach_each_member_once_with_one_uid(world
         assert methods == ["REQUEST", "REQUEST", "CANCEL"]
         assert uids == {f"meeting-{meeting.pk}@cop.example.ca"}
         assert sequences == sorted(sequences) and len(set(sequences)) == 3
+
+
+def test_organizer_is_the_sites_sender_when_the_community_has_no_contact_address(
+    settings, smtp_server
+):
+    settings.SITE_URL = "https://cop.example.ca"
+    settings.DEFAULT_FROM_EMAIL = "Meetings desk <meetings@cop.example.ca>"
+    community, manager, members = community_with(2, contact_email="")
+    meeting = meetings_of(series_make(community, manager))[0]
+
+    services.invitations_send(actor=manager, meeting=meeting, now=NOW)
+    _send_all()
+
+    received = _parsed(smtp_server)
+    assert sorted(m["To"] for m in received) == sorted(u.email for u in [manager, *members])
+    for message in received:
+        _part, calendar = _calendar_of(message)
+        assert calendar["METHOD"] == "REQUEST"
+        (event,) = calendar.events
+        assert str(event["ORGANIZER"]) == "mailto:meetings@cop.example.ca"
+        assert event["ORGANIZER"].params["CN"] == community.name
+
+
+@pytest.mark.parametrize("change", ["start", "video_url"])
+def test_a_moved_start_or_a_new_video_link_is_emailed_as_one_update_each(
+    world, smtp_server, change
+):
+    _community, manager, members, meeting = world
+    services.invitations_send(actor=manager, meeting=meeting, now=NOW)
+    _send_all()
+    before = Meeting.objects.get(pk=meeting.pk)
+    arrived = len(smtp_server.messages)
+
+    if change == "start":
+        services.meeting_update(actor=manager, meeting=meeting, start_time=time(14, 30), now=NOW)
+    else:
+        services.meeting_update(
+            actor=manager, meeting=meeting, video_url="https://video.example.org/other", now=NOW
+        )
+    _send_all()
+
+    after = Meeting.objects.get(pk=meeting.pk)
+    if change == "start":
+        assert after.starts_at == before.starts_at + timedelta(hours=2, minutes=30)
+    else:
+        assert after.video_url == "https://video.example.org/other"
+    updates = _parsed(smtp_server)[arrived:]
+    assert sorted(m["To"] for m in updates) == sorted(u.email for u in [manager, *members])
+    for message in updates:
+        part, calendar = _calendar_of(message)
+        assert calendar["METHOD"] == "REQUEST" and part.get_param("method") == "REQUEST"
+        (event,) = calendar.events
+        assert str(event["UID"]) == f"meeting-{meeting.pk}@cop.example.ca"
+        assert int(event["SEQUENCE"]) == before.sequence + 1 == after.sequence
+        assert event["DTSTART"].dt == after.starts_at
+        assert event["LOCATION"] == after.video_url
+    assert Email.objects.filter(kind=MailKind.UPDATE).count() == len(updates)
 
 
 def test_invitation_says_the_time_in_the_members_zone_and_language(world, smtp_server):
@@ -422,3 +489,203 @@ def test_the_confirmed_chair_gets_the_handover_by_email(world):
     assert "Handover" in email.html
     assert "New members to introduce" in email.html
     assert "https://cop.example.ca/c/" in email.html
+
+
+def _received_events(inbox) -> dict[str, list[tuple[str, int, str]]]:
+    """Per recipient, each message's calendar as (METHOD, SEQUENCE, UID), in arrival order."""
+    found: dict[str, list[tuple[str, int, str]]] = {}
+    for email, messages in _by_recipient(inbox).items():
+        for message in messages:
+            _part, calendar = _calendar_of(message)
+            (event,) = calendar.events
+            found.setdefault(email, []).append(
+                (str(calendar["METHOD"]), int(event["SEQUENCE"]), str(event["UID"]))
+            )
+    return found
+
+
+def test_a_cancelled_meeting_given_back_is_announced_again_to_every_member(world, smtp_server):
+    community, manager, members, meeting = world
+    services.invitations_send(actor=manager, meeting=meeting, now=NOW)
+    _send_all()
+    # A rule that drops the second Tuesdays cancels the meeting (the series', not a
+    # manager's own cancellation, so the series may give it back)...
+    services.series_update(
+        actor=manager, series=meeting.series, rrule="FREQ=MONTHLY;BYDAY=3TU", now=NOW
+    )
+    _send_all()
+    leaver = members[2]
+    Membership.objects.filter(community=community, user=leaver).update(status=MembershipStatus.LEFT)
+    newcomer = member_add(community, joined=NOW)
+
+    # ...and the rule changed back gives it again.
+    services.series_update(actor=manager, series=meeting.series, rrule=SECOND_TUESDAY, now=NOW)
+    _send_all()
+
+    meeting.refresh_from_db()
+    assert meeting.status == MeetingStatus.SCHEDULED
+    uid = f"meeting-{meeting.pk}@cop.example.ca"
+    received = _received_events(smtp_server)
+    for user in [manager, *members[:2]]:
+        events = received[user.email]
+        assert [method for method, _s, _u in events] == ["REQUEST", "CANCEL", "REQUEST"]
+        assert {u for _m, _s, u in events} == {uid}
+        sequences = [s for _m, s, _u in events]
+        assert sequences == sorted(sequences) and len(set(sequences)) == 3, user.email
+    assert received[newcomer.email] == [("REQUEST", meeting.sequence, uid)]
+    assert [method for method, _s, _u in received[leaver.email]] == ["REQUEST", "CANCEL"]
+    assert {(i.user_id, i.sequence, i.withdrawn) for i in meeting.invitations.all()} == {
+        *((u.pk, meeting.sequence, False) for u in [manager, *members[:2], newcomer]),
+        (leaver.pk, received[leaver.email][-1][1], True),
+    }
+
+
+# Reconciling with the members (the periodic work) ---------------------------------------
+
+
+def test_reconcile_invites_a_member_whose_joining_was_missed_and_a_second_run_queues_nothing(
+    world, smtp_server, django_capture_on_commit_callbacks
+):
+    community, manager, members, meeting = world
+    services.invitations_send(actor=manager, meeting=meeting, now=NOW)
+    _send_all()
+    newcomer = UserFactory()
+    # The receivers run after the commit; a crash then loses them: here they never run.
+    with django_capture_on_commit_callbacks(execute=False) as lost:
+        community_services.membership_join(user=newcomer, community=community)
+    assert lost and not Email.objects.filter(to=newcomer.email).exists()
+
+    first = services.invitations_reconcile(now=NOW)
+    state, count = db_state(), Email.objects.count()
+    second = services.invitations_reconcile(now=NOW)
+    _send_all()
+
+    assert first == services.ReconcileResult(invited=1)
+    assert second == services.ReconcileResult()
+    assert (db_state(), Email.objects.count()) == (state, count)
+    meeting.refresh_from_db()
+    uid = f"meeting-{meeting.pk}@cop.example.ca"
+    received = _received_events(smtp_server)
+    assert received[newcomer.email] == [("REQUEST", meeting.sequence, uid)]
+    assert {email: len(events) for email, events in received.items()} == {
+        user.email: 1 for user in [manager, *members, newcomer]
+    }
+
+
+def test_reconcile_cancels_for_a_member_whose_leaving_was_missed_and_invites_them_back(
+    world, smtp_server, django_capture_on_commit_callbacks
+):
+    community, manager, members, meeting = world
+    services.invitations_send(actor=manager, meeting=meeting, now=NOW)
+    _send_all()
+    leaver = members[0]
+    sequence_before = Meeting.objects.get(pk=meeting.pk).sequence
+    with django_capture_on_commit_callbacks(execute=False) as lost:
+        community_services.membership_leave(user=leaver, community=community)
+    assert lost
+
+    assert services.invitations_reconcile(now=NOW) == services.ReconcileResult(withdrawn=1)
+    assert services.invitations_reconcile(now=NOW) == services.ReconcileResult()
+    _send_all()
+    with django_capture_on_commit_callbacks(execute=False):
+        community_services.membership_join(user=leaver, community=community)
+    assert services.invitations_reconcile(now=NOW) == services.ReconcileResult(invited=1)
+    _send_all()
+
+    uid = f"meeting-{meeting.pk}@cop.example.ca"
+    received = _received_events(smtp_server)
+    events = received[leaver.email]
+    assert [method for method, _s, _u in events] == ["REQUEST", "CANCEL", "REQUEST"]
+    assert {u for _m, _s, u in events} == {uid}
+    sequences = [s for _m, s, _u in events]
+    assert sequences[0] == sequence_before < sequences[1] < sequences[2]
+    cancel = _calendar_of(_by_recipient(smtp_server)[leaver.email][1])[1]
+    assert cancel["METHOD"] == "CANCEL"
+    (event,) = cancel.events
+    assert "STATUS" not in event  # the meeting goes on: only this attendee is removed
+    assert all(len(received[u.email]) == 1 for u in [manager, *members[1:]])
+    assert not Invitation.objects.get(meeting=meeting, user=leaver).withdrawn
+
+
+def test_reconcile_cancels_for_an_account_no_longer_active(world, smtp_server):
+    _community, manager, members, meeting = world
+    services.invitations_send(actor=manager, meeting=meeting, now=NOW)
+    _send_all()
+    closed = members[1]
+    type(closed).objects.filter(pk=closed.pk).update(is_active=False)
+
+    assert services.invitations_reconcile(now=NOW) == services.ReconcileResult(withdrawn=1)
+    assert services.invitations_reconcile(now=NOW) == services.ReconcileResult()
+    _send_all()
+
+    methods = [m for m, _s, _u in _received_events(smtp_server)[closed.email]]
+    assert methods == ["REQUEST", "CANCEL"]
+    assert Invitation.objects.get(meeting=meeting, user=closed).withdrawn
+
+
+def test_reconcile_leaves_started_and_cancelled_meetings_alone(world):
+    community, manager, members, first = world
+    second, third = meetings_of(first.series)[1:3]
+    for meeting in (first, second, third):
+        services.invitations_send(actor=manager, meeting=meeting, now=NOW)
+    services.meeting_cancel(actor=manager, meeting=third, now=NOW)
+    newcomer = member_add(community, joined=NOW)
+    Membership.objects.filter(community=community, user=members[0]).update(
+        status=MembershipStatus.REMOVED
+    )
+    during_first = first.starts_at + timedelta(minutes=10)
+    before = {m.pk: Meeting.objects.get(pk=m.pk).sequence for m in (first, third)}
+    count = Email.objects.count()
+
+    result = services.invitations_reconcile(now=during_first)
+
+    assert result == services.ReconcileResult(invited=1, withdrawn=1)
+    assert set(Email.objects.order_by("pk")[count:].values_list("key", "kind", "to")) == {
+        (f"meeting:{second.pk}", MailKind.INVITATION, newcomer.email),
+        (f"meeting:{second.pk}", MailKind.CANCELLATION, members[0].email),
+    }
+    assert {m.pk: Meeting.objects.get(pk=m.pk).sequence for m in (first, third)} == before
+
+
+def test_reconcile_goes_on_past_a_meeting_that_fails(world, caplog, monkeypatch):
+    community, manager, _members, first = world
+    second = meetings_of(first.series)[1]
+    services.invitations_send(actor=manager, meeting=first, now=NOW)
+    services.invitations_send(actor=manager, meeting=second, now=NOW)
+    newcomer = member_add(community, joined=NOW)
+    render = emails.invitation_message
+
+    def broken_for_first(*, meeting, **kwargs):
+        if meeting.pk == first.pk:
+            raise RuntimeError("cannot render")
+        return render(meeting=meeting, **kwargs)
+
+    monkeypatch.setattr(emails, "invitation_message", broken_for_first)
+
+    result = services.invitations_reconcile(now=NOW)
+
+    assert result == services.ReconcileResult(invited=1, failed=1)
+    assert list(Email.objects.filter(to=newcomer.email).values_list("key", flat=True)) == [
+        f"meeting:{second.pk}"
+    ]
+    assert list(Invitation.objects.filter(user=newcomer).values_list("meeting", flat=True)) == [
+        second.pk
+    ]
+    assert f"invitations of meeting {first.pk} could not be reconciled" in caplog.text
+
+
+def test_reconcile_reads_a_meeting_in_the_same_queries_whatever_its_members(world):
+    community, manager, _members, meeting = world
+    services.invitations_send(actor=manager, meeting=meeting, now=NOW)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert services.invitations_reconcile(now=NOW) == services.ReconcileResult()
+        return len(captured)
+
+    few = queries()
+    for _ in range(6):
+        member_add(community, joined=NOW)
+    assert services.invitations_reconcile(now=NOW) == services.ReconcileResult(invited=6)
+
+    assert queries() == few
