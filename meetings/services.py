@@ -1103,13 +1103,17 @@ def invitations_send_due(*, now: datetime | None = None) -> int:
 
 
 def _invitations_follow(meeting: Meeting, now: datetime) -> None:
-    """After a change members must see: an update (or the cancellation) to every active
-    member who holds an invitation."""
-    kind = MailKind.CANCELLATION if meeting.is_cancelled else MailKind.UPDATE
-    for held in selectors.invitations_held(meeting=meeting).filter(
-        user__memberships__community=meeting.community_id,
-        user__memberships__status=MembershipStatus.ACTIVE,
-    ):
+    """After a change members must see: an update to every holder of an invitation who
+    should hold it (an active member with an active account), or the cancellation to every
+    holder — one who left without being told (the periodic repair had not run yet) must
+    not keep a cancelled meeting in their calendar."""
+    holders = selectors.invitations_held(meeting=meeting)
+    if meeting.is_cancelled:
+        kind = MailKind.CANCELLATION
+    else:
+        kind = MailKind.UPDATE
+        holders = holders.filter(user__in=selectors.meeting_invitees(meeting=meeting))
+    for held in holders:
         if held.sequence < meeting.sequence:
             _invitation_queue(meeting, held.user, kind=kind, now=now)
 

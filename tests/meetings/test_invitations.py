@@ -623,6 +623,30 @@ def test_reconcile_cancels_for_an_account_no_longer_active(world, smtp_server):
     assert Invitation.objects.get(meeting=meeting, user=closed).withdrawn
 
 
+def test_a_holder_gone_unnoticed_gets_the_cancellation_but_no_update(world, smtp_server):
+    """Left (membership ended without the receiver running) or closed account: no update
+    of a change, but a cancellation, so the meeting does not stay in their calendar."""
+    _community, manager, members, meeting = world
+    services.invitations_send(actor=manager, meeting=meeting, now=NOW)
+    _send_all()
+    left, closed = members[0], members[1]
+    Membership.objects.filter(community=meeting.community, user=left).update(
+        status=MembershipStatus.REMOVED
+    )
+    type(closed).objects.filter(pk=closed.pk).update(is_active=False)
+
+    services.meeting_update(actor=manager, meeting=meeting, title="Moved call", now=NOW)
+    _send_all()
+    services.meeting_cancel(actor=manager, meeting=meeting, now=NOW)
+    _send_all()
+
+    received = _received_events(smtp_server)
+    for user in (left, closed):
+        assert [m for m, _s, _u in received[user.email]] == ["REQUEST", "CANCEL"], user.email
+    assert [m for m, _s, _u in received[members[2].email]] == ["REQUEST", "REQUEST", "CANCEL"]
+    assert not Invitation.objects.filter(meeting=meeting, withdrawn=False).exists()
+
+
 def test_reconcile_leaves_started_and_cancelled_meetings_alone(world):
     community, manager, members, first = world
     second, third = meetings_of(first.series)[1:3]
