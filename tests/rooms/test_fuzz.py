@@ -51,7 +51,7 @@ from rooms.services import room_get_or_create_for_community
 from tests.factories import CommunityFactory, MembershipFactory, MessageFactory, UserFactory
 from tests.rooms.conftest import session_cookie
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.ci_once, pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 # A hypothesis test runs for about 40 s; one that fails shrinks for up to 300 s more.
 FUZZ_TIMEOUT = pytest.mark.timeout(600)
 
