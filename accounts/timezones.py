@@ -23,6 +23,18 @@ CANADIAN_ZONES = [
 ]
 
 
+# Places whose name is not their zone's name with spaces for underscores.
+PLACE_NAMES = {"America/St_Johns": _("St. John's")}
+
+
+def zone_place(name: str) -> str:
+    """The place a zone is named after, as people write it: "America/Vancouver" →
+    "Vancouver", "America/St_Johns" → "St. John's"."""
+    if name in PLACE_NAMES:
+        return str(PLACE_NAMES[name])
+    return (name or "").rsplit("/", 1)[-1].replace("_", " ")
+
+
 @cache
 def valid_zone_names() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())

@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -28,7 +28,7 @@ def invitation_agenda_text(*, meeting, reader) -> str:
     """The published agenda in the meeting's invitation, in `reader`'s language and zone
     (active when meetings calls it): each item at its planned start, with its length, and
     the focus presentation's topic and presenter under its item."""
-    from meetings.templatetags.meeting_tags import zone_place
+    from accounts.timezones import zone_place
 
     from . import selectors
     from .enums import ItemKind
@@ -49,10 +49,10 @@ def invitation_agenda_text(*, meeting, reader) -> str:
         length = ngettext("%(minutes)s min", "%(minutes)s min", row.minutes) % {
             "minutes": row.minutes
         }
-        start = timezone.localtime(row.starts_at).strftime("%H:%M")
+        start = formats.time_format(timezone.localtime(row.starts_at))
         lines.append(f"{start}  {row.item.title} ({length})")
         if row.item.kind == ItemKind.FOCUS:
-            lines += [f"{'':7}{line}" for line in focus]
+            lines += [" " * (len(start) + 2) + line for line in focus]
             focus = []
     return "\n".join(lines + focus)
 

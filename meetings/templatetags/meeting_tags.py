@@ -9,15 +9,14 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
 from accounts.templatetags.when import when
+from accounts.timezones import zone_place
 from meetings import recurrence
 
 register = template.Library()
 
 
-@register.filter
-def zone_place(name: str) -> str:
-    """The place a zone is named after: "America/St_Johns" → "St Johns"."""
-    return (name or "").rsplit("/", 1)[-1].replace("_", " ")
+# The place a zone is named after: "America/St_Johns" → "St. John's".
+register.filter("zone_place", zone_place)
 
 
 @register.filter

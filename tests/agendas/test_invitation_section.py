@@ -31,26 +31,26 @@ HOST = "cop.example.ca"
 # The standing agenda of a meeting at noon in Vancouver, with four members (the manager
 # and three): the roundtable lasts its 2 minutes plus four turns of 60 seconds.
 ST_JOHNS = [
-    "Agenda (St Johns time):",
-    "16:30  New members introduction (5 min)",
-    "16:35  Current progress / initiatives roundtable (6 min)",
-    "16:41  Focus presentation (15 min)",
-    "       Topic: Sleep",
-    "       Presented by Member C",
-    "16:56  Open discussion (20 min)",
-    "17:16  Future agenda and next meeting (5 min)",
-    "17:21  Q&A <live> (10 min)",
+    "Agenda (St. John's time):",
+    "4:30 p.m.  New members introduction (5 min)",
+    "4:35 p.m.  Current progress / initiatives roundtable (6 min)",
+    "4:41 p.m.  Focus presentation (15 min)",
+    "           Topic: Sleep",
+    "           Presented by Member C",
+    "4:56 p.m.  Open discussion (20 min)",
+    "5:16 p.m.  Future agenda and next meeting (5 min)",
+    "5:21 p.m.  Q&A <live> (10 min)",
 ]
 VANCOUVER = [
     "Agenda (Vancouver time):",
-    "12:00  New members introduction (5 min)",
-    "12:05  Current progress / initiatives roundtable (6 min)",
-    "12:11  Focus presentation (15 min)",
-    "       Topic: Sleep",
-    "       Presented by Member C",
-    "12:26  Open discussion (20 min)",
-    "12:46  Future agenda and next meeting (5 min)",
-    "12:51  Q&A <live> (10 min)",
+    "noon  New members introduction (5 min)",
+    "12:05 p.m.  Current progress / initiatives roundtable (6 min)",
+    "12:11 p.m.  Focus presentation (15 min)",
+    "            Topic: Sleep",
+    "            Presented by Member C",
+    "12:26 p.m.  Open discussion (20 min)",
+    "12:46 p.m.  Future agenda and next meeting (5 min)",
+    "12:51 p.m.  Q&A <live> (10 min)",
 ]
 
 
@@ -150,8 +150,8 @@ def test_editing_the_published_agenda_sends_one_update_with_the_new_agenda(smtp_
     assert sorted(updates) == sorted(invited) == sorted([manager.email, *(u.email for u in users)])
     st_johns, vancouver, _french = users
     for user, first, second in (
-        (st_johns, "16:30  New members introduction (10 min)", "16:40  Current progress"),
-        (vancouver, "12:00  New members introduction (10 min)", "12:10  Current progress"),
+        (st_johns, "4:30 p.m.  New members introduction (10 min)", "4:40 p.m.  Current progress"),
+        (vancouver, "noon  New members introduction (10 min)", "12:10 p.m.  Current progress"),
     ):
         (update,) = updates[user.email]
         text, _html, event, description = _parts(update)
@@ -181,9 +181,9 @@ def test_publishing_after_the_invitations_sends_each_member_the_agenda(smtp_serv
     (update,) = updates[st_johns.email]
     text, _html, event, description = _parts(update)
     (_text, _html, before, before_description) = _parts(invited[st_johns.email][0])
-    assert "16:30  New members introduction (5 min)" not in before_description
+    assert "4:30 p.m.  New members introduction (5 min)" not in before_description
     for shown in (text, description):
-        assert "16:30  New members introduction (5 min)" in shown
+        assert "4:30 p.m.  New members introduction (5 min)" in shown
     assert int(event["SEQUENCE"]) == int(before["SEQUENCE"]) + 1
     assert str(event["UID"]) == str(before["UID"])
 
@@ -275,10 +275,10 @@ def test_feed_and_download_carry_the_published_agenda(client):
     # Noon in Vancouver, winter or summer; two members: the roundtable lasts 2 minutes
     # plus two turns of 60 seconds.
     lines = [
-        "Agenda (St Johns time):",
-        "16:30  New members introduction (5 min)",
-        "16:35  Current progress / initiatives roundtable (4 min)",
-        "16:39  Focus presentation (15 min)",
+        "Agenda (St. John's time):",
+        "4:30 p.m.  New members introduction (5 min)",
+        "4:35 p.m.  Current progress / initiatives roundtable (4 min)",
+        "4:39 p.m.  Focus presentation (15 min)",
     ]
 
     from_feed = _description(client.get(reverse("meetings:calendar_feed", args=[feed.token])))

@@ -197,7 +197,7 @@ def test_invitation_says_the_time_in_the_members_zone_and_language(world, smtp_s
     message = _by_recipient(smtp_server)[members[0].email][0]
     text = message.get_body(("plain",)).get_content()
     # 12:00 in Vancouver is 16:30 in St. John's.
-    assert "16:30" in text and "St Johns" in text
+    assert "16:30" in text and "St. John's" in text
     assert message["Subject"].startswith("Invitation")
     assert "vous invite" in text
     _part, calendar = _calendar_of(message)

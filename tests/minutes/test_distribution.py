@@ -183,7 +183,7 @@ def test_distribute_sends_each_member_one_message_in_their_language(
         assert "METHOD" not in calendar
     # The next meeting's time in each member's own zone (Newfoundland: UTC-2:30 in March).
     [french_text] = [_parts(m)[0] for m in smtp_server.messages if m["To"] == w.users[2].email]
-    assert "Prochaine rencontre : 10 mars 2026 16:30 (heure de St Johns)" in french_text
+    assert "Prochaine rencontre : 10 mars 2026 16:30 (heure de St. John's)" in french_text
     revision.refresh_from_db()
     assert revision.status == MinutesStatus.DISTRIBUTED
     assert revision.distributed_at is not None
