@@ -224,46 +224,55 @@ def outbox_send_due(*, now: datetime | None = None, limit: int = 100) -> int:
         rows = outbox_claim(now=moment, limit=limit)
         if not rows:
             return sent
-        mail_connection = get_connection()
-        with contextlib.suppress(smtplib.SMTPException, OSError):
-            # One connection for the batch; if the server cannot be reached, each message
-            # tries again and records why.
-            mail_connection.open()
-        for email in rows:
-            if not _lease_renew(email, now):
-                continue  # taken back meanwhile (this worker was too slow): not ours now
-            try:
-                _message(email, mail_connection).send()
-            except Exception as exc:  # recorded on the row; the others go on
-                failed = email.attempts >= settings.OUTBOX_MAX_ATTEMPTS
-                if _superseded(email):
-                    state = EmailState.SUPERSEDED  # a newer one was queued while it went
-                else:
-                    state = EmailState.FAILED if failed else EmailState.QUEUED
-                _record(
-                    email,
-                    state=state,
-                    last_error=f"{type(exc).__name__}: {exc}"[:2000],
-                    next_attempt_at=moment + _backoff(email.attempts),
-                )
-                if isinstance(exc, smtplib.SMTPException | OSError):
-                    logger.warning("could not send email %s (%s): %s", email.pk, email.kind, exc)
-                else:  # not the server's doing: a message that cannot be built, say
-                    logger.exception("could not send email %s (%s)", email.pk, email.kind)
-                # The server may have dropped us: the next message opens a new connection.
-                mail_connection.close()
-            else:
-                _record(
-                    email,
-                    state=EmailState.SENT,
-                    sent_at=timezone.now(),
-                    last_error="",
-                    **(_CLEARED if email.cleared_when_sent else {}),
-                )
-                sent += 1
-        mail_connection.close()
+        sent += outbox_send_claimed(rows, now=now)
         if len(rows) < limit:
             return sent
+
+
+def outbox_send_claimed(rows: list[Email], *, now: datetime | None = None) -> int:
+    """Send rows this worker claimed (`outbox_claim`), over one connection, each only if
+    this worker still holds its lease just before sending it. Returns how many were sent."""
+    moment = now or timezone.now()
+    sent = 0
+    mail_connection = get_connection()
+    with contextlib.suppress(smtplib.SMTPException, OSError):
+        # One connection for the batch; if the server cannot be reached, each message
+        # tries again and records why.
+        mail_connection.open()
+    for email in rows:
+        if not _lease_renew(email, now):
+            continue  # taken back meanwhile (this worker was too slow): not ours now
+        try:
+            _message(email, mail_connection).send()
+        except Exception as exc:  # recorded on the row; the others go on
+            failed = email.attempts >= settings.OUTBOX_MAX_ATTEMPTS
+            if _superseded(email):
+                state = EmailState.SUPERSEDED  # a newer one was queued while it went
+            else:
+                state = EmailState.FAILED if failed else EmailState.QUEUED
+            _record(
+                email,
+                state=state,
+                last_error=f"{type(exc).__name__}: {exc}"[:2000],
+                next_attempt_at=moment + _backoff(email.attempts),
+            )
+            if isinstance(exc, smtplib.SMTPException | OSError):
+                logger.warning("could not send email %s (%s): %s", email.pk, email.kind, exc)
+            else:  # not the server's doing: a message that cannot be built, say
+                logger.exception("could not send email %s (%s)", email.pk, email.kind)
+            # The server may have dropped us: the next message opens a new connection.
+            mail_connection.close()
+        else:
+            _record(
+                email,
+                state=EmailState.SENT,
+                sent_at=timezone.now(),
+                last_error="",
+                **(_CLEARED if email.cleared_when_sent else {}),
+            )
+            sent += 1
+    mail_connection.close()
+    return sent
 
 
 def outbox_retry(*, emails: QuerySet[Email] | Iterable[int]) -> int:

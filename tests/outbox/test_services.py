@@ -240,20 +240,28 @@ def test_outbox_a_message_that_cannot_be_built_fails_alone(smtp_inbox, settings)
     assert len(smtp_inbox.messages) == 2
 
 
-def test_outbox_a_worker_whose_lease_was_taken_back_does_not_send_the_rest(settings):
+def test_outbox_a_worker_whose_lease_was_taken_back_does_not_send_it_again(smtp_inbox, settings):
     """One lease covers a worker's batch; before each message the worker renews it, and
     if another worker took the row back meanwhile (this one was stuck past the lease), it
     leaves the row to that worker instead of sending a second copy."""
     settings.OUTBOX_LEASE_SECONDS = 60
-    _enqueue(key="thing:1")
+    first, second = _enqueue(key="thing:1"), _enqueue(key="thing:2")
     now = timezone.now()
-    [slow] = outbox_claim(now=now)
-    [fast] = outbox_claim(now=now + timedelta(seconds=61))
-    assert fast.pk == slow.pk
+    slow_batch = outbox_claim(now=now)
+    assert [row.pk for row in slow_batch] == [first.pk, second.pk]
+    # The slow worker sends the first, then is stuck past its lease; another worker
+    # takes the second back and sends it.
+    assert services.outbox_send_claimed(slow_batch[:1], now=now) == 1
+    later = now + timedelta(seconds=61)
+    assert outbox_send_due(now=later) == 1
 
-    assert services._lease_renew(slow, now + timedelta(seconds=62)) is False
-    assert services._lease_renew(fast, now + timedelta(seconds=62)) is True
-    assert _reload(fast).lease_until == now + timedelta(seconds=122)
+    # The slow worker comes back to the rest of its batch: not its own any more.
+    assert services.outbox_send_claimed(slow_batch[1:], now=later) == 0
+
+    assert sorted(m["Message-ID"] for m in smtp_inbox.messages) == sorted(
+        [first.message_id, second.message_id]
+    )
+    assert {_reload(row).state for row in slow_batch} == {EmailState.SENT}
 
 
 def test_outbox_send_due_refused_recipient_backs_off_then_succeeds(smtp_inbox, settings):
